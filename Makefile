@@ -1,0 +1,64 @@
+# bizdomain: `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MEMBERS ?= dev prod
+CLUSTERS := host $(MEMBERS)
+export MEMBERS
+# The pinned control-plane binaries live in a cache outside the checkout (hack/build-binaries.sh).
+BIN_DIR = $(shell hack/build-binaries.sh --dir)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+##@ General
+help: ## List the targets with one line each
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+venv: $(VENV)/.installed ## Create the virtualenv with the pinned dependencies
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and helm (cached)
+	hack/build-binaries.sh
+
+manifests: venv ## Generate crds/ and the chart's CRDs from the pydantic models
+	$(PY) -m bizdomain.api.crdgen --out crds --out charts/bizdomain/crds
+
+lint: venv ## ruff, mypy and the import-layer contracts
+	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: venv ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix operator tests hack
+	$(VENV)/bin/ruff format operator tests hack
+
+test: venv binaries ## Build what is missing, then run the whole suite against a real local control plane
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m pytest $(PYTEST_ARGS)
+
+##@ Local control plane
+cluster-up: venv binaries ## Start etcd and one API server per cluster (host + MEMBERS) on loopback
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) hack/localcluster.py up $(CLUSTERS)
+
+cluster-down: venv ## Stop every process cluster-up started and remove its state
+	$(PY) hack/localcluster.py down
+
+##@ Operator
+install: venv ## Install the CRDs into the host cluster (.cluster/host.kubeconfig or KUBECONFIG)
+	$(BIN_DIR)/kubectl --kubeconfig $${KUBECONFIG:-.cluster/host.kubeconfig} apply --server-side -f crds/
+
+uninstall: venv ## Remove the CRDs (and so every bizdomain object) from the host cluster
+	$(BIN_DIR)/kubectl --kubeconfig $${KUBECONFIG:-.cluster/host.kubeconfig} delete --ignore-not-found -f crds/
+
+run: cluster-up install ## Local control plane, the samples from examples/, then the operator in the foreground
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) hack/run-local.sh
+
+.PHONY: help venv binaries manifests lint fmt test cluster-up cluster-down install uninstall run
