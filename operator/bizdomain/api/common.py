@@ -1,0 +1,176 @@
+"""Types shared by the bizdomain CRDs: subjects, quantities, conditions, CEL rules.
+
+The pydantic models in this package are the single source of truth for the CRD
+schemas (see :mod:`bizdomain.api.crdgen`); admission-time rules are attached to them
+as ``x-kubernetes-validations`` so the API server refuses bad objects before the
+operator ever sees them, and the same models parse ``spec`` inside the operator.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A Kubernetes resource quantity (the API machinery's own grammar, without signs).
+QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]+))?$"
+RESOURCE_NAME = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$"
+_QUANTITY_RE = re.compile(QUANTITY)
+
+_SUFFIXES = {
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
+    "P": Decimal("1e15"), "E": Decimal("1e18"),
+    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50), "Ei": Decimal(2**60),
+}  # fmt: skip
+
+
+def rule(expression: str, message: str, *, field_path: str | None = None) -> dict[str, str]:
+    """One CEL validation rule, as the API server evaluates it at admission."""
+    out = {"rule": expression, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    return out
+
+
+def validations(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+def list_map(*keys: str) -> dict[str, Any]:
+    """Mark a list of objects as a map keyed by ``keys``: the API server refuses duplicates."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
+
+
+class ApiModel(BaseModel):
+    """Base of every spec model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class StatusModel(BaseModel):
+    """Base of status models: camelCase, tolerant of fields a newer operator wrote."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def parse_quantity(value: str | int) -> Decimal:
+    """The value of a Kubernetes quantity; ``ValueError`` for anything the API would refuse."""
+    text = str(value).strip()
+    if not _QUANTITY_RE.match(text):
+        raise ValueError(f"{value!r} is not a valid Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"):
+        if text.endswith(suffix):
+            return Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix]
+    if text[-1] in "numkMGTPE":
+        return Decimal(text[:-1]) * _SUFFIXES[text[-1]]
+    return Decimal(text)
+
+
+def _quantity(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a valid Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"{value} is negative: quantities here must be zero or more")
+    parse_quantity(value)
+    return str(value)
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity),
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "maxLength": 64,
+            **validations(
+                rule(
+                    "type(self) == int ? self >= 0 : (isQuantity(self) && !quantity(self).isLessThan(quantity('0')))",
+                    "must be a non-negative Kubernetes quantity such as 500m, 2 or 4Gi",
+                )
+            ),
+        }
+    ),
+]
+
+ResourceName = Annotated[str, Field(pattern=RESOURCE_NAME, max_length=253)]
+ResourceList = Annotated[dict[ResourceName, Quantity], Field(max_length=32)]
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
+DeletionPolicy = Literal["Retain", "Delete"]
+
+
+class Subject(ApiModel):
+    """Who gets access: a user, a group, or a service account (which needs its namespace)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            rule(
+                "self.kind == 'ServiceAccount' ? has(self.__namespace__) : !has(self.__namespace__)",
+                "namespace is required for a ServiceAccount and not allowed for a User or Group",
+            ),
+            rule(
+                "self.kind != 'User' || !self.name.startsWith('system:')",
+                "a User subject may not name a system: identity",
+            ),
+            rule(
+                "self.kind != 'Group' || !(self.name in ['system:masters', 'system:authenticated', "
+                "'system:unauthenticated', 'system:serviceaccounts', 'system:nodes'])",
+                "that group is a whole class of identities and may not be granted tenant access",
+            ),
+        )
+    )
+
+    kind: Literal["User", "Group", "ServiceAccount"]
+    name: str = Field(min_length=1, max_length=253)
+    namespace: DnsLabel | None = None
+
+    def to_rbac(self) -> dict[str, str]:
+        """The RBAC subject this names."""
+        if self.kind == "ServiceAccount":
+            return {"kind": "ServiceAccount", "name": self.name, "namespace": self.namespace or ""}
+        return {"kind": self.kind, "name": self.name, "apiGroup": "rbac.authorization.k8s.io"}
+
+
+Subjects = Annotated[list[Subject], Field(max_length=100)]
+
+
+class Limits(ApiModel):
+    """Default container limits: becomes one LimitRange item of type Container."""
+
+    default: ResourceList | None = Field(None, description="Limits for containers that set none.")
+    default_request: ResourceList | None = Field(None, description="Requests for containers that set none.")
+    max: ResourceList | None = None
+    min: ResourceList | None = None
+
+    def merged(self, override: Limits | None) -> Limits:
+        """This, with every map in ``override`` laid over it key by key."""
+        if override is None:
+            return self
+        fields = {}
+        for name in ("default", "default_request", "max", "min"):
+            mine, theirs = getattr(self, name), getattr(override, name)
+            fields[name] = {**(mine or {}), **(theirs or {})} or None
+        return Limits(**fields)
+
+
+class Condition(StatusModel):
+    """A standard Kubernetes condition (metav1.Condition)."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str | None = None
+    observed_generation: int | None = None

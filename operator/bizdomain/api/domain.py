@@ -1,0 +1,120 @@
+"""BusinessDomain: a tenant of the platform, cluster-scoped on the host.
+
+Read by the handlers (parse ``spec``) and by the pure planner; written only by people
+and GitOps. The operator writes nothing but ``status``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from bizdomain.api.common import (
+    ApiModel,
+    Condition,
+    DeletionPolicy,
+    DnsLabel,
+    Limits,
+    list_map,
+    ResourceList,
+    StatusModel,
+    Subjects,
+    rule,
+    validations,
+)
+
+ShortName = Annotated[DnsLabel, Field(max_length=40)]
+
+
+class Department(ApiModel):
+    """A group of people inside the domain whose rights differ per environment."""
+
+    name: ShortName
+    members: Subjects = Field(default_factory=list)
+
+
+class Project(ApiModel):
+    """A namespace the domain has in each environment it is bound to (or in some of them)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            rule(
+                "self.name != 'default' && !self.name.startsWith('kube-')",
+                "a project may not be named default or start with kube-: those namespaces belong to the platform",
+            )
+        )
+    )
+
+    name: ShortName
+    environments: Annotated[list[DnsLabel], Field(max_length=16)] | None = Field(
+        None, description="Only in these environments; every bound environment when unset."
+    )
+
+    def in_environment(self, environment: str) -> bool:
+        return self.environments is None or environment in self.environments
+
+
+class BusinessDomainSpec(ApiModel):
+    """What a domain is and what it gets everywhere it is bound."""
+
+    display_name: str = Field(min_length=1, max_length=128, description="Any Unicode, shown by kubectl.")
+    description: str | None = Field(None, max_length=2048)
+    owners: Subjects = Field(min_length=1, description="May edit the domain's EnvironmentBindings on the host.")
+    departments: Annotated[list[Department], Field(max_length=50)] = Field(
+        default_factory=list, json_schema_extra=list_map("name")
+    )
+    projects: Annotated[list[Project], Field(max_length=50)] | None = Field(
+        None,
+        description="Namespaces per environment; one named after the domain when unset.",
+        json_schema_extra=list_map("name"),
+    )
+    quota: ResourceList | None = Field(None, description="ResourceQuota hard limits of every namespace.")
+    limits: Limits | None = Field(None, description="Default container limits (a LimitRange).")
+    network_isolation: bool = Field(
+        False, description="Admit traffic only from the domain's own namespaces in the same environment."
+    )
+    deletion_policy: DeletionPolicy = Field(
+        "Retain", description="Default for bindings: what happens to namespaces when a binding goes."
+    )
+
+    def project_names(self, domain: str, environment: str) -> list[str]:
+        """The projects this domain has in one environment, in spec order."""
+        if self.projects is None:
+            return [domain]
+        return [p.name for p in self.projects if p.in_environment(environment)]
+
+    def department(self, name: str) -> Department | None:
+        return next((d for d in self.departments if d.name == name), None)
+
+
+class ClusterOutcome(StatusModel):
+    """How one environment of a domain fares on one member cluster."""
+
+    cluster: str
+    ready: bool
+    reason: str
+    message: str = ""
+    namespaces: list[str] = Field(default_factory=list)
+
+
+class EnvironmentStatus(StatusModel):
+    environment: str
+    binding: str
+    ready: bool
+    clusters: list[ClusterOutcome] = Field(default_factory=list)
+
+
+class DomainSummary(StatusModel):
+    """Strings for ``kubectl get domains`` printer columns."""
+
+    environments: str = ""
+    clusters: str = "0/0"
+
+
+class BusinessDomainStatus(StatusModel):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    host_namespace: str | None = Field(None, description="Where this domain's EnvironmentBindings live.")
+    environments: list[EnvironmentStatus] = Field(default_factory=list)
+    summary: DomainSummary = Field(default_factory=DomainSummary)

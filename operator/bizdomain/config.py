@@ -1,0 +1,84 @@
+"""Operator settings, read once from the environment (the Helm chart sets them).
+
+Handlers and the sync layer receive a :class:`Settings` instance; nothing else reads
+``os.environ``. Every value has a safe default so ``python -m bizdomain`` works locally.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+class Settings(BaseModel):
+    """What the platform decides, not the tenants: allow-lists, protections, timings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = Field("bizdomain-system", description="The operator's own namespace on the host.")
+    domain_namespace_prefix: str = Field("domain-", description="Host namespace of a domain's bindings.")
+    allowed_cluster_roles: tuple[str, ...] = Field(
+        (), description="Extra member ClusterRoles an access entry may name, besides bizdomain's own."
+    )
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    protected_environments: tuple[str, ...] = Field(
+        ("prod",), description="Environments where a Delete policy is refused and treated as Retain."
+    )
+    resync_seconds: float = Field(60.0, gt=0, description="Full re-sync of every member, changes or not.")
+    probe_seconds: float = Field(30.0, gt=0, description="How often member reachability is probed.")
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    member_concurrency: int = Field(16, ge=1, description="Requests in flight per member cluster.")
+    deletion_grace_seconds: float = Field(
+        600.0, ge=0, description="How long an unreachable member may hold a deletion before it is released."
+    )
+    debounce_seconds: float = Field(0.2, ge=0, description="Changes within this window share one sync.")
+
+    @field_validator("allowed_cluster_roles")
+    @classmethod
+    def _no_cluster_admin(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        if "cluster-admin" in roles:
+            raise ValueError("cluster-admin can never be allow-listed")
+        return roles
+
+    def is_protected_namespace(self, name: str) -> bool:
+        """kube-*, default, the operator's own namespace and the configured list are never touched."""
+        return name.startswith("kube-") or name in self.protected_namespaces or name == self.namespace
+
+    def domain_namespace(self, domain: str) -> str:
+        return f"{self.domain_namespace_prefix}{domain}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``BIZDOMAIN_*`` variables; unknown variables are ignored."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        scalars = {
+            "NAMESPACE": "namespace",
+            "DOMAIN_NAMESPACE_PREFIX": "domain_namespace_prefix",
+            "RESYNC_SECONDS": "resync_seconds",
+            "PROBE_SECONDS": "probe_seconds",
+            "REQUEST_TIMEOUT_SECONDS": "request_timeout_seconds",
+            "MEMBER_CONCURRENCY": "member_concurrency",
+            "DELETION_GRACE_SECONDS": "deletion_grace_seconds",
+            "DEBOUNCE_SECONDS": "debounce_seconds",
+        }
+        for var, field in scalars.items():
+            if f"BIZDOMAIN_{var}" in env:
+                values[field] = env[f"BIZDOMAIN_{var}"]
+        lists = {
+            "ALLOWED_CLUSTER_ROLES": "allowed_cluster_roles",
+            "PROTECTED_NAMESPACES": "protected_namespaces",
+            "PROTECTED_ENVIRONMENTS": "protected_environments",
+        }
+        for var, field in lists.items():
+            if f"BIZDOMAIN_{var}" in env:
+                values[field] = _csv(env[f"BIZDOMAIN_{var}"])
+        return cls.model_validate(values)

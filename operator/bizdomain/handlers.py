@@ -1,0 +1,186 @@
+"""kopf handlers: thin doors into the runtime. The only module where kopf's decorators live.
+
+- Indexes keep parsed records of every BusinessDomain, EnvironmentBinding and MemberCluster
+  (kopf fills them before any other handler runs).
+- Event handlers poke the runtime when a spec or deletion mark changed (not on our own
+  status writes).
+- Deletion handlers hold the finalizer until every member has been cleaned up.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import kopf
+
+from bizdomain import names
+from bizdomain.config import Settings
+from bizdomain.members import Kube, KubeError
+from bizdomain.plan import domain_for_namespace
+from bizdomain.records import binding_record, domain_record, member_record
+from bizdomain.runtime import Runtime, world_from_indexes
+
+log = logging.getLogger(__name__)
+INDEXES = ("domain_index", "binding_index", "member_index")
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Keep kopf's bookkeeping under our group, out of spec and status."""
+    settings.persistence.finalizer = names.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=names.KOPF_PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.connect_timeout = 5
+    settings.watching.server_timeout = 120
+    settings.watching.client_timeout = 150
+    settings.networking.request_timeout = 30
+    settings.execution.max_workers = 4
+
+
+@kopf.on.startup()
+async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Configure kopf, connect to the host, create the runtime."""
+    configure(settings)
+    from bizdomain.hostclient import host_kube
+
+    config = Settings.from_env()
+    memo.settings = config
+    memo.runtime = Runtime(config, await host_kube(config))
+
+
+@kopf.on.cleanup()
+async def on_cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    await runtime.stop()
+    await runtime.host.close()
+
+
+def _runtime(memo: kopf.Memo, kwargs: dict[str, Any]) -> Runtime:
+    runtime: Runtime = memo.runtime
+    indexes = {name: kwargs[name] for name in INDEXES}
+    runtime.attach(lambda: world_from_indexes(indexes))
+    return runtime
+
+
+@kopf.index(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
+def domain_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {name: domain_record(body)}
+
+
+@kopf.index(names.GROUP, names.VERSION, names.PLURAL_BINDING)
+def binding_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): binding_record(body)}
+
+
+@kopf.index(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
+def member_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {name: member_record(body)}
+
+
+_seen: dict[tuple[str, str | None, str], Any] = {}
+
+
+def _changed(kind: str, body: kopf.Body, event: dict[str, Any]) -> bool:
+    """Whether the event changed what the operator acts on (not just status)."""
+    meta = body.get("metadata", {})
+    key = (kind, meta.get("namespace"), meta.get("name", ""))
+    if event.get("type") == "DELETED":
+        _seen.pop(key, None)
+        return True
+    fingerprint = (
+        meta.get("generation"),
+        bool(meta.get("deletionTimestamp")),
+        tuple(sorted((meta.get("labels") or {}).items())),
+    )
+    if _seen.get(key) == fingerprint:
+        return False
+    _seen[key] = fingerprint
+    return True
+
+
+@kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
+async def on_domain_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+    """A domain changed: re-plan every cluster."""
+    runtime = _runtime(memo, kwargs)
+    if _changed(names.KIND_DOMAIN, body, event):
+        runtime.poke()
+
+
+@kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_BINDING)
+async def on_binding_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+    """A binding changed: re-plan every cluster."""
+    runtime = _runtime(memo, kwargs)
+    if _changed(names.KIND_BINDING, body, event):
+        runtime.poke()
+
+
+@kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
+async def on_member_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+    """A member cluster was added, changed or removed."""
+    runtime = _runtime(memo, kwargs)
+    if _changed(names.KIND_MEMBER, body, event):
+        runtime.poke(members_changed=True)
+
+
+def _since(started: datetime.datetime) -> datetime.datetime:
+    return started if started.tzinfo else started.replace(tzinfo=datetime.UTC)
+
+
+def _wait_for_cleanup(
+    runtime: Runtime,
+    domain: str,
+    environment: str | None,
+    started: datetime.datetime,
+    elapsed: float,
+    what: str,
+) -> None:
+    runtime.poke()
+    done, blocked = runtime.cleanup_state(domain, environment, _since(started))
+    if done:
+        return
+    grace = runtime.settings.deletion_grace_seconds
+    if blocked and elapsed >= grace:
+        log.warning(
+            "%s: clusters %s stayed unreachable for %.0fs; releasing the deletion and leaving their objects "
+            "for the next sync once they return", what, ", ".join(blocked), elapsed,
+        )  # fmt: skip
+        return
+    if blocked:
+        raise kopf.TemporaryError(
+            f"{names.Reason.DELETION_BLOCKED}: waiting for unreachable clusters {', '.join(blocked)} to be "
+            f"cleaned up (released after {grace:.0f}s)",
+            delay=5,
+        )
+    raise kopf.TemporaryError("waiting for member clusters to be cleaned up", delay=1)
+
+
+@kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_BINDING)
+async def on_binding_delete(
+    name: str, namespace: str, spec: kopf.Spec, started: datetime.datetime, runtime: datetime.timedelta,
+    memo: kopf.Memo, **kwargs: Any,
+) -> None:  # fmt: skip
+    """Hold the finalizer until the binding's footprint is pruned (by its policy) everywhere."""
+    rt = _runtime(memo, kwargs)
+    domain = domain_for_namespace(namespace, rt.settings)
+    if domain is None:
+        return
+    environment = spec.get("environment") or name
+    _wait_for_cleanup(rt, domain, environment, started, runtime.total_seconds(), f"binding {namespace}/{name}")
+
+
+@kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
+async def on_domain_delete(
+    name: str, started: datetime.datetime, runtime: datetime.timedelta, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Hold the finalizer until every environment is cleaned up, then remove the domain's host namespace."""
+    rt = _runtime(memo, kwargs)
+    _wait_for_cleanup(rt, name, None, started, runtime.total_seconds(), f"domain {name}")
+    host: Kube = rt.host
+    try:
+        await host.delete("Namespace", rt.settings.domain_namespace(name))
+    except KubeError as exc:
+        raise kopf.TemporaryError(f"deleting the domain's host namespace failed: {exc}", delay=5) from exc

@@ -1,0 +1,108 @@
+"""One REST client per member cluster, built from the kubeconfig Secret its MemberCluster names.
+
+Clients are kept across reconciles and rebuilt only when the Secret's resourceVersion
+changes (rotation), so a sync costs no TLS handshake. Credentials never leave this
+module: errors say what is wrong with a kubeconfig, never what is in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import load_kube_config_from_dict
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from bizdomain.config import Settings
+from bizdomain.members.rest import Kube, KubeError
+
+log = logging.getLogger(__name__)
+
+
+class CredentialsError(Exception):
+    """The kubeconfig Secret is missing or unusable; the message is safe to show anywhere."""
+
+
+@dataclass
+class _Entry:
+    version: str
+    kube: Kube
+
+
+async def kube_from_kubeconfig(text: str, cluster: str, settings: Settings, *, key_dir: str | None = None) -> Kube:
+    """A client for the cluster a kubeconfig describes (its current context)."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CredentialsError("the kubeconfig is not valid YAML") from exc
+    if not isinstance(config, dict) or not config.get("clusters") or not config.get("contexts"):
+        raise CredentialsError("the kubeconfig has no clusters or contexts")
+    configuration = Configuration()
+    try:
+        await load_kube_config_from_dict(config, client_configuration=configuration, temp_file_path=key_dir)
+    except (ConfigException, KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise CredentialsError(f"the kubeconfig cannot be used ({type(exc).__name__})") from exc
+    configuration.connection_pool_maxsize = settings.member_concurrency
+    return Kube(
+        ApiClient(configuration),
+        cluster,
+        timeout=settings.request_timeout_seconds,
+        concurrency=settings.member_concurrency,
+    )
+
+
+class MemberClients:
+    """The operator's clients to member clusters, keyed by MemberCluster name."""
+
+    def __init__(self, host: Kube, settings: Settings) -> None:
+        self.host = host
+        self.settings = settings
+        self._entries: dict[str, _Entry] = {}
+        self._key_dir = tempfile.mkdtemp(prefix="bizdomain-keys-")  # 0700, private to the process
+
+    async def _secret(self, name: str) -> dict[str, Any]:
+        secret = await self.host.get("Secret", name, self.settings.namespace)
+        if secret is None:
+            raise CredentialsError(f"Secret {self.settings.namespace}/{name} does not exist")
+        return secret
+
+    async def client(self, cluster: str, secret_name: str, secret_key: str) -> Kube:
+        """The client for ``cluster``, rebuilt when its Secret changed since the last call."""
+        try:
+            secret = await self._secret(secret_name)
+        except KubeError as exc:
+            raise CredentialsError(
+                f"cannot read Secret {self.settings.namespace}/{secret_name}: {exc.status} {exc.reason}"
+            ) from exc
+        version = str(secret.get("metadata", {}).get("resourceVersion", ""))
+        entry = self._entries.get(cluster)
+        if entry is not None and entry.version == version:
+            return entry.kube
+        encoded = (secret.get("data") or {}).get(secret_key)
+        if not encoded:
+            raise CredentialsError(f"Secret {self.settings.namespace}/{secret_name} has no key {secret_key!r}")
+        try:
+            text = base64.b64decode(encoded).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise CredentialsError(f"key {secret_key!r} of the Secret is not a text kubeconfig") from exc
+        kube = await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir)
+        if entry is not None:
+            log.info("credentials of cluster %s changed; client rebuilt", cluster)
+            await entry.kube.close()
+        self._entries[cluster] = _Entry(version, kube)
+        return kube
+
+    async def forget(self, cluster: str) -> None:
+        entry = self._entries.pop(cluster, None)
+        if entry is not None:
+            await entry.kube.close()
+
+    async def close(self) -> None:
+        for cluster in list(self._entries):
+            await self.forget(cluster)

@@ -1,0 +1,186 @@
+"""A small JSON REST client over one ``kubernetes_asyncio`` ApiClient.
+
+The operator talks to many clusters with a handful of kinds; it needs lists (paged,
+all-or-nothing), server-side apply, and deletes with preconditions, on raw JSON rather
+than generated models (cheaper, and one code path for every kind). One :class:`Kube`
+per cluster, never the library's global default configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+
+from bizdomain import names
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where one kind lives in the REST API."""
+
+    kind: str
+    group_version: str
+    plural: str
+    namespaced: bool
+
+    def _base(self) -> str:
+        return f"/api/{self.group_version}" if "/" not in self.group_version else f"/apis/{self.group_version}"
+
+    def collection(self, namespace: str | None = None) -> str:
+        if self.namespaced and namespace is not None:
+            return f"{self._base()}/namespaces/{quote(namespace)}/{self.plural}"
+        return f"{self._base()}/{self.plural}"
+
+    def item(self, name: str, namespace: str | None = None) -> str:
+        return f"{self.collection(namespace)}/{quote(name, safe='')}"
+
+
+KINDS: dict[str, Kind] = {
+    k.kind: k
+    for k in (
+        Kind("Namespace", "v1", "namespaces", False),
+        Kind("ResourceQuota", "v1", "resourcequotas", True),
+        Kind("LimitRange", "v1", "limitranges", True),
+        Kind("Secret", "v1", "secrets", True),
+        Kind("Event", "v1", "events", True),
+        Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", True),
+        Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
+        Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", True),
+        Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+        Kind(names.KIND_WORKSPACE, names.API_VERSION, names.PLURAL_WORKSPACE, False),
+        Kind(names.KIND_DOMAIN, names.API_VERSION, names.PLURAL_DOMAIN, False),
+        Kind(names.KIND_BINDING, names.API_VERSION, names.PLURAL_BINDING, True),
+        Kind(names.KIND_MEMBER, names.API_VERSION, names.PLURAL_MEMBER, False),
+    )
+}
+
+
+class KubeError(Exception):
+    """An API call that did not succeed: HTTP status (0 when the server was not reached) and reason."""
+
+    def __init__(self, cluster: str, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{cluster}: {status} {reason}: {message}" if status else f"{cluster}: {message}")
+        self.cluster = cluster
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+
+class Kube:
+    """JSON REST calls to one cluster, with a bound on requests in flight and a per-request timeout."""
+
+    def __init__(self, api: ApiClient, cluster: str, *, timeout: float = 10.0, concurrency: int = 16) -> None:
+        self.api = api
+        self.cluster = cluster
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: JSON | None = None,
+        content_type: str = "application/json",
+    ) -> JSON:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        async with self._slots:
+            try:
+                response = await self.api.call_api(
+                    path,
+                    method,
+                    query_params=list((query or {}).items()),
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )
+                async with response:
+                    raw = await response.read()
+                    status = response.status
+            except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+                raise KubeError(self.cluster, 0, "Unreachable", f"{type(exc).__name__}: {exc}") from exc
+        try:
+            data: JSON = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise KubeError(self.cluster, status, "BadResponse", "the server did not answer JSON") from exc
+        if not 200 <= status <= 299:
+            raise KubeError(self.cluster, status, str(data.get("reason", "")), str(data.get("message", raw[:200])))
+        return data
+
+    async def list(self, kind: str, *, label_selector: str | None = None, page: int = 500) -> list[JSON]:
+        """Every object of ``kind`` (all namespaces), all pages or an error: never a partial list."""
+        spec = KINDS[kind]
+        items: list[JSON] = []
+        query = {"limit": str(page)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            data = await self.request("GET", spec.collection(), query=query)
+            if not isinstance(data.get("items"), list):
+                raise KubeError(self.cluster, 0, "BadList", f"listing {kind} returned no items field")
+            items.extend(data["items"])
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    async def get(self, kind: str, name: str, namespace: str | None = None) -> JSON | None:
+        try:
+            return await self.request("GET", KINDS[kind].item(name, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def apply(self, body: JSON, *, force: bool = True, subresource: str | None = None) -> JSON:
+        """Server-side apply under the operator's one field manager."""
+        meta = body["metadata"]
+        path = KINDS[body["kind"]].item(meta["name"], meta.get("namespace"))
+        if subresource:
+            path += f"/{subresource}"
+        query = {"fieldManager": names.FIELD_MANAGER, "force": "true" if force else "false"}
+        return await self.request("PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml")
+
+    async def merge_patch(
+        self, kind: str, name: str, namespace: str | None, patch: JSON, subresource: str = ""
+    ) -> JSON:
+        path = KINDS[kind].item(name, namespace) + (f"/{subresource}" if subresource else "")
+        return await self.request(
+            "PATCH", path, query={"fieldManager": names.FIELD_MANAGER}, body=patch,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+
+    async def delete(self, kind: str, name: str, namespace: str | None = None, *, uid: str | None = None) -> bool:
+        """Delete one object (only the one with ``uid`` when given); False when it was already gone."""
+        body: JSON = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self.request("DELETE", KINDS[kind].item(name, namespace), body=body)
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def version(self) -> str:
+        data = await self.request("GET", "/version")
+        return str(data.get("gitVersion", "unknown"))

@@ -1,0 +1,29 @@
+"""Prometheus metrics (``bizdomain_`` prefix), served on the operator's metrics port.
+
+A leaf module: the sync layer and the runtime increment these; nothing here imports
+the rest of bizdomain.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "bizdomain_reconciles_total", "Cluster sync passes, by cluster and outcome.", ["cluster", "outcome"]
+)
+RECONCILE_SECONDS = Histogram(
+    "bizdomain_reconcile_duration_seconds",
+    "Duration of one cluster sync pass.",
+    ["cluster"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+OBJECTS = Counter(
+    "bizdomain_objects_total",
+    "Objects written on member clusters, by kind and action (created, updated, corrected, pruned, released).",
+    ["cluster", "kind", "action"],
+)
+MEMBER_REACHABLE = Gauge(
+    "bizdomain_member_cluster_reachable", "1 when the member answered its last probe.", ["cluster"]
+)
+DOMAINS = Gauge("bizdomain_domains", "BusinessDomains by Ready condition status.", ["ready"])
+STATUS_WRITES = Counter("bizdomain_status_writes_total", "Status patches on host objects, by kind.", ["kind"])

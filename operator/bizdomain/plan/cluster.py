@@ -1,0 +1,122 @@
+"""The whole desired state of one member cluster, from everything known about the host.
+
+:func:`plan_cluster` is what a cluster worker calls before every sync. It picks the
+bindings that select the cluster, builds each tenant's footprint, and settles
+namespace collisions between tenants deterministically (the older domain, then the
+older binding, keeps the name), so two workers never disagree about who owns what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bizdomain import names
+from bizdomain.config import Settings
+from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
+from bizdomain.plan.objects import Desired
+from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
+from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
+
+
+@dataclass
+class ClusterPlan:
+    cluster: str
+    platform: list[Desired]
+    crd: Desired
+    tenants: dict[tuple[str, str], TenantPlan] = field(default_factory=dict)
+
+    @property
+    def frozen(self) -> set[tuple[str, str]]:
+        """Tenants whose objects must be left exactly as they are (neither applied nor pruned)."""
+        return {key for key, tenant in self.tenants.items() if tenant.frozen}
+
+
+def domain_for_namespace(namespace: str, settings: Settings) -> str | None:
+    """The domain whose bindings live in ``namespace``, or None if it is not a domain namespace."""
+    prefix = settings.domain_namespace_prefix
+    if namespace.startswith(prefix) and len(namespace) > len(prefix):
+        return namespace[len(prefix) :]
+    return None
+
+
+def binding_domain(binding: BindingRecord, world: World, settings: Settings) -> DomainRecord | None:
+    name = domain_for_namespace(binding.namespace, settings)
+    return world.domains.get(name) if name else None
+
+
+def selects(binding: BindingRecord, member: MemberRecord) -> bool:
+    """Whether ``binding`` places its domain on ``member``."""
+    if binding.spec is None or member.spec is None:
+        return False
+    selection = binding.spec.clusters
+    if selection is not None and selection.names is not None:
+        return member.name in selection.names
+    if selection is not None and selection.selector is not None:
+        return selection.selector.matches(member.labels)
+    return binding.spec.environment in member.spec.environments
+
+
+def unknown_clusters(binding: BindingRecord, world: World) -> list[str]:
+    """Cluster names a binding lists that no MemberCluster has."""
+    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
+        return []
+    return [n for n in binding.spec.clusters.names if n not in world.members]
+
+
+def binding_clusters(binding: BindingRecord, world: World) -> list[str]:
+    """The member clusters a binding selects, sorted."""
+    return sorted(m.name for m in world.members.values() if not m.deleting and selects(binding, m))
+
+
+def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem) -> TenantPlan:
+    environment = binding.spec.environment if binding.spec else binding.name
+    return TenantPlan(
+        domain.name,
+        environment,
+        binding.key,
+        "Retain",
+        problems=[problem],
+        frozen=True,
+        generations=(domain.generation, binding.generation),
+    )
+
+
+def plan_cluster(member: MemberRecord, world: World, settings: Settings) -> ClusterPlan:
+    """Everything ``member`` should hold: the platform roles and every bound tenant's footprint."""
+    plan = ClusterPlan(cluster=member.name, platform=desired_platform_roles(), crd=desired_workspace_crd())
+    candidates: list[tuple[tuple[str, str, str, str], DomainRecord, BindingRecord]] = []
+    for binding in world.bindings.values():
+        domain = binding_domain(binding, world, settings)
+        if domain is None or domain.deleting or binding.deleting:
+            continue  # nothing desired: whatever is left there is pruned by its recorded policy
+        if domain.spec is None or binding.spec is None:
+            # Unparseable: the schema should have refused it; never act on half an object.
+            reason = domain.error or binding.error or "unparseable spec"
+            environment = binding.spec.environment if binding.spec else binding.name
+            plan.tenants[(domain.name, environment)] = _frozen(
+                domain, binding, Problem(names.Reason.INVALID_SPEC, reason)
+            )
+            continue
+        if not selects(binding, member):
+            continue
+        order = (domain.created, domain.name, binding.created, binding.spec.environment)
+        candidates.append((order, domain, binding))
+
+    claimed: dict[str, TenantPlan] = {}
+    for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
+        tenant = desired_tenant(domain, binding, settings)
+        for namespace in list(tenant.namespaces):
+            owner = claimed.get(namespace)
+            if owner is not None:
+                tenant.drop_namespace(
+                    namespace,
+                    Problem(
+                        names.Reason.NAMESPACE_CONFLICT,
+                        f"namespace {namespace!r} on cluster {member.name!r} is already planned for "
+                        f"domain {owner.domain!r} environment {owner.environment!r}",
+                    ),
+                )
+            else:
+                claimed[namespace] = tenant
+        plan.tenants[tenant.key] = tenant
+    return plan

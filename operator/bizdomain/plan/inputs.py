@@ -1,0 +1,64 @@
+"""What the planner reads: host objects, already parsed, as plain frozen records.
+
+The handlers build these from kopf bodies (see :mod:`bizdomain.records`); the planner
+never sees a raw dict. A record whose spec failed to parse keeps the error instead,
+so the planner can freeze that tenant rather than act on half an object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bizdomain.api.binding import EnvironmentBindingSpec
+from bizdomain.api.domain import BusinessDomainSpec
+from bizdomain.api.member import MemberClusterSpec
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    name: str
+    uid: str
+    generation: int
+    created: str
+    spec: BusinessDomainSpec | None
+    error: str | None = None
+    deleting: bool = False
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    created: str
+    spec: EnvironmentBindingSpec | None
+    error: str | None = None
+    deleting: bool = False
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    name: str
+    spec: MemberClusterSpec | None
+    labels: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    deleting: bool = False
+    generation: int = 0
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything the operator knows about the host, at one instant."""
+
+    domains: dict[str, DomainRecord] = field(default_factory=dict)
+    bindings: dict[tuple[str, str], BindingRecord] = field(default_factory=dict)
+    members: dict[str, MemberRecord] = field(default_factory=dict)

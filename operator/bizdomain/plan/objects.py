@@ -1,0 +1,75 @@
+"""The desired-object type and the metadata every managed object carries.
+
+A :class:`Desired` is a full manifest plus the identity the sync layer needs
+(kind, namespace, name). Bodies carry a ``spec-hash`` annotation over their own
+content, so a spec change is seen even where the live object still holds extra keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bizdomain import names
+
+ANNOTATION_SPEC_HASH = f"{names.GROUP}/spec-hash"
+
+# kind -> apiVersion; the sync layer knows each kind's REST path.
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ResourceQuota": "v1",
+    "LimitRange": "v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "ClusterRole": "rbac.authorization.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "Workspace": names.API_VERSION,
+    "CustomResourceDefinition": "apiextensions.k8s.io/v1",
+}
+
+
+@dataclass(frozen=True)
+class Desired:
+    kind: str
+    name: str
+    namespace: str | None
+    body: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        return (self.kind, self.namespace, self.name)
+
+
+def tenant_labels(domain: str, environment: str) -> dict[str, str]:
+    """The labels that make an object part of one domain's footprint in one environment."""
+    return {
+        names.LABEL_MANAGED_BY: names.MANAGED_BY_VALUE,
+        names.LABEL_COMPONENT: names.COMPONENT_TENANT,
+        names.LABEL_DOMAIN: domain,
+        names.LABEL_ENVIRONMENT: environment,
+    }
+
+
+def spec_hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def build(
+    kind: str,
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str],
+    content: dict[str, Any],
+    annotations: dict[str, str] | None = None,
+) -> Desired:
+    """A desired object: metadata plus ``content`` (spec, rules, subjects, ...), hash-stamped."""
+    metadata: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    annotations = dict(annotations or {})
+    body: dict[str, Any] = {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": metadata, **content}
+    annotations[ANNOTATION_SPEC_HASH] = spec_hash({**body, "metadata": {**metadata, "annotations": annotations}})
+    metadata["annotations"] = annotations
+    return Desired(kind=kind, name=name, namespace=namespace, body=body)

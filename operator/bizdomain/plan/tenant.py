@@ -1,0 +1,258 @@
+"""One domain in one environment on one cluster: its whole desired footprint.
+
+Called by :mod:`bizdomain.plan.cluster` for every (binding, cluster) pair. Pure: the
+same records always give the same objects, in the same order. Problems that make the
+footprint untrustworthy (an unknown department, a role the platform does not allow)
+freeze the tenant: nothing of it is applied or pruned until the binding is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bizdomain import names
+from bizdomain.api.common import Limits
+from bizdomain.config import Settings
+from bizdomain.plan.inputs import BindingRecord, DomainRecord
+from bizdomain.plan.objects import Desired, build, tenant_labels
+
+MAX_NAME = 63
+
+
+@dataclass(frozen=True)
+class Problem:
+    reason: str
+    message: str
+
+
+@dataclass
+class TenantPlan:
+    """What one (domain, environment) wants on one cluster."""
+
+    domain: str
+    environment: str
+    binding: tuple[str, str]
+    deletion_policy: str
+    namespaces: list[str] = field(default_factory=list)
+    children: list[Desired] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    frozen: bool = False
+    workspace: dict[str, Any] | None = None
+    generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.domain, self.environment)
+
+    @property
+    def objects(self) -> list[Desired]:
+        """Everything to apply: the Workspace (listing the namespaces kept) first, then the rest."""
+        if self.frozen or self.workspace is None:
+            return []
+        spec = {**self.workspace, "namespaces": list(self.namespaces)}
+        labels = tenant_labels(self.domain, self.environment)
+        name = workspace_name(self.domain, self.environment)
+        return [build("Workspace", name, None, labels, {"spec": spec}), *self.children]
+
+    def drop_namespace(self, namespace: str, problem: Problem) -> None:
+        """Leave one namespace (and everything in it) out of this plan, saying why."""
+        self.namespaces = [n for n in self.namespaces if n != namespace]
+        self.children = [
+            o for o in self.children if o.namespace != namespace and not (o.kind == "Namespace" and o.name == namespace)
+        ]
+        self.problems.append(problem)
+
+
+def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> tuple[str, list[Problem]]:
+    """The binding's deletion policy (else the domain's); Delete is refused in protected environments."""
+    assert domain.spec is not None and binding.spec is not None
+    policy = binding.spec.deletion_policy or domain.spec.deletion_policy
+    if policy == "Delete" and binding.spec.environment in settings.protected_environments:
+        return "Retain", [
+            Problem(
+                names.Reason.DELETION_BLOCKED,
+                f"deletionPolicy Delete is not allowed in the protected environment "
+                f"{binding.spec.environment!r}: namespaces will be retained",
+            )
+        ]
+    return policy, []
+
+
+def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> list[Problem]:
+    """Problems that freeze the tenant: the footprint cannot be trusted until they are fixed."""
+    assert domain.spec is not None and binding.spec is not None
+    problems = []
+    allowed = set(names.BUILTIN_ROLES) | set(settings.allowed_cluster_roles)
+    for entry in binding.spec.access:
+        if domain.spec.department(entry.department) is None:
+            known = ", ".join(d.name for d in domain.spec.departments) or "none"
+            problems.append(
+                Problem(
+                    names.Reason.UNKNOWN_DEPARTMENT,
+                    f"access names department {entry.department!r}, which domain {domain.name!r} "
+                    f"does not have (departments: {known})",
+                )
+            )
+        if entry.role not in allowed or entry.role in names.FORBIDDEN_ROLES:
+            problems.append(
+                Problem(
+                    names.Reason.ROLE_NOT_ALLOWED,
+                    f"role {entry.role!r} for department {entry.department!r} is not allowed; "
+                    f"allowed roles: {', '.join(sorted(allowed))}",
+                )
+            )
+    for project in domain.spec.project_names(domain.name, binding.spec.environment):
+        namespace = binding.spec.namespace_for(domain.name, project)
+        if len(namespace) > MAX_NAME:
+            problems.append(
+                Problem(
+                    names.Reason.INVALID_SPEC,
+                    f"namespace {namespace!r} (from template {binding.spec.namespace_template!r}) is longer "
+                    f"than {MAX_NAME} characters",
+                )
+            )
+    return problems
+
+
+def _limit_range(limits: Limits) -> dict[str, Any] | None:
+    item: dict[str, Any] = {"type": "Container"}
+    for attr, key in (
+        ("default", "default"),
+        ("default_request", "defaultRequest"),
+        ("max", "max"),
+        ("min", "min"),
+    ):
+        value = getattr(limits, attr)
+        if value:
+            item[key] = dict(sorted(value.items()))
+    return {"spec": {"limits": [item]}} if len(item) > 1 else None
+
+
+def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
+    """The full desired set for ``domain`` bound by ``binding`` on any one cluster it selects."""
+    assert domain.spec is not None and binding.spec is not None
+    spec, bspec = domain.spec, binding.spec
+    environment = bspec.environment
+    policy, policy_problems = effective_policy(domain, binding, settings)
+    plan = TenantPlan(
+        domain.name,
+        environment,
+        binding.key,
+        policy,
+        problems=policy_problems,
+        generations=(domain.generation, binding.generation),
+    )
+    problems = validate(domain, binding, settings)
+    if problems:
+        plan.problems.extend(problems)
+        plan.frozen = True
+        return plan
+
+    labels = tenant_labels(domain.name, environment)
+    quota = {**(spec.quota or {}), **(bspec.quota or {})}
+    limits = (spec.limits or Limits()).merged(bspec.limits)
+    limit_range = _limit_range(limits)
+
+    for project in spec.project_names(domain.name, environment):
+        namespace = bspec.namespace_for(domain.name, project)
+        if settings.is_protected_namespace(namespace):
+            plan.problems.append(
+                Problem(names.Reason.NAMESPACE_PROTECTED, f"namespace {namespace!r} is protected by the platform")
+            )
+            continue
+        plan.namespaces.append(namespace)
+        ns_labels = {**labels, names.LABEL_PROJECT: project}
+        plan.children.append(
+            build(
+                "Namespace",
+                namespace,
+                None,
+                ns_labels,
+                {},
+                {names.ANNOTATION_DELETION_POLICY: policy, names.ANNOTATION_DISPLAY_NAME: spec.display_name},
+            )
+        )
+        plan.children.extend(_rbac(namespace, labels, domain, binding))
+        if quota:
+            plan.children.append(
+                build(
+                    "ResourceQuota",
+                    names.QUOTA_NAME,
+                    namespace,
+                    labels,
+                    {"spec": {"hard": dict(sorted(quota.items()))}},
+                )
+            )
+        if limit_range:
+            plan.children.append(build("LimitRange", names.LIMITS_NAME, namespace, labels, limit_range))
+        if spec.network_isolation:
+            plan.children.append(_isolation(namespace, labels, domain.name, environment))
+
+    plan.workspace = _workspace_spec(domain, plan)
+    return plan
+
+
+def _rbac(namespace: str, labels: dict[str, str], domain: DomainRecord, binding: BindingRecord) -> list[Desired]:
+    assert domain.spec is not None and binding.spec is not None
+    out = []
+    for entry in binding.spec.access:
+        department = domain.spec.department(entry.department)
+        if department is None or not department.members:
+            continue
+        out.append(
+            _role_binding(
+                f"{names.DEPARTMENT_BINDING_PREFIX}{entry.department}:{entry.role}",
+                namespace,
+                labels,
+                names.role_cluster_role(entry.role),
+                [s.to_rbac() for s in department.members],
+            )
+        )
+    if binding.spec.deployers:
+        out.append(
+            _role_binding(
+                names.DEPLOYERS_BINDING,
+                namespace,
+                labels,
+                names.role_cluster_role("deployer"),
+                [s.to_rbac() for s in binding.spec.deployers],
+            )
+        )
+    return out
+
+
+def _role_binding(
+    name: str, namespace: str, labels: dict[str, str], cluster_role: str, subjects: list[dict[str, str]]
+) -> Desired:
+    # roleRef is immutable: the role is part of the name, so a changed role is a new binding
+    # and the old one is pruned.
+    content = {
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+        "subjects": subjects,
+    }
+    return build("RoleBinding", name, namespace, labels, content)
+
+
+def _isolation(namespace: str, labels: dict[str, str], domain: str, environment: str) -> Desired:
+    peers = {"namespaceSelector": {"matchLabels": {names.LABEL_DOMAIN: domain, names.LABEL_ENVIRONMENT: environment}}}
+    content = {"spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [peers]}]}}
+    return build("NetworkPolicy", names.NETWORK_POLICY_NAME, namespace, labels, content)
+
+
+def workspace_name(domain: str, environment: str) -> str:
+    return f"{domain}.{environment}"
+
+
+def _workspace_spec(domain: DomainRecord, plan: TenantPlan) -> dict[str, Any]:
+    assert domain.spec is not None
+    spec: dict[str, Any] = {
+        "domain": domain.name,
+        "displayName": domain.spec.display_name,
+        "environment": plan.environment,
+        "owners": [o.to_wire() for o in domain.spec.owners],
+        "deletionPolicy": plan.deletion_policy,
+    }
+    if domain.spec.description:
+        spec["description"] = domain.spec.description
+    return spec

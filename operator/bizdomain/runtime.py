@@ -1,0 +1,373 @@
+"""The running operator: one worker per member cluster, a host worker and a status writer.
+
+kopf watches the host and keeps indexes of every BusinessDomain, EnvironmentBinding and
+MemberCluster (populated before any handler runs, so nothing is ever pruned from a
+half-loaded view). The handlers only poke this runtime; the workers read the indexes,
+plan, and sync. Each member is synced by its own task, so a slow or dead member never
+holds up the others, and every worker re-syncs on a timer as well as on change, so a
+missed event or a hand edit on a member converges anyway (level-based).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bizdomain import metrics, names
+from bizdomain.config import Settings
+from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, desired_host, plan_cluster
+from bizdomain.status import binding_status, domain_status, member_status, now
+from bizdomain.sync import ClusterReport, sync_cluster
+from bizdomain.sync.host import sync_host
+
+log = logging.getLogger(__name__)
+
+WorldSource = Callable[[], World]
+
+
+@dataclass
+class Pass:
+    """A cluster report with when its pass started (wall clock) and its sequence number."""
+
+    report: ClusterReport
+    started: datetime.datetime
+    seq: int
+
+
+def world_from_indexes(indexes: Mapping[str, Any]) -> World:
+    """A World from kopf's indexes (each key maps to a store holding one record)."""
+
+    def first(index: Any) -> dict[Any, Any]:
+        return {key: next(iter(store)) for key, store in index.items() if len(store)}
+
+    return World(
+        domains=first(indexes["domain_index"]),
+        bindings=first(indexes["binding_index"]),
+        members=first(indexes["member_index"]),
+    )
+
+
+class Runtime:
+    """Shared by every handler through kopf's memo."""
+
+    def __init__(self, settings: Settings, host: Kube) -> None:
+        self.settings = settings
+        self.host = host
+        self.clients = MemberClients(host, settings)
+        self.passes: dict[str, Pass] = {}
+        self.versions: dict[str, str] = {}
+        self._world: WorldSource | None = None
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._status_wake = asyncio.Event()
+        self._host_wake = asyncio.Event()
+        self._members_changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._seq = itertools.count(1)
+        self._written: dict[tuple[str, str | None, str], tuple[dict[str, Any], float]] = {}
+        self._events_seen: dict[tuple[str, str, str], str] = {}
+        self._reports_seen: dict[str, int] = {}
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def attach(self, world: WorldSource) -> None:
+        """Start the background tasks, once, when the first handler brings the indexes."""
+        if self._world is not None:
+            return
+        self._world = world
+        self._tasks = [
+            asyncio.create_task(self._coordinator(), name="bizdomain-coordinator"),
+            asyncio.create_task(self._status_loop(), name="bizdomain-status"),
+            asyncio.create_task(self._host_loop(), name="bizdomain-host"),
+        ]
+
+    def world(self) -> World:
+        return self._world() if self._world else World()
+
+    def poke(self, *, members_changed: bool = False) -> None:
+        """Something on the host changed: every worker syncs soon."""
+        for event in self._wake.values():
+            event.set()
+        self._host_wake.set()
+        self._status_wake.set()
+        if members_changed:
+            self._members_changed.set()
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *self._workers.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.clients.close()
+
+    # ---- member workers ------------------------------------------------------------------
+
+    async def _coordinator(self) -> None:
+        """Keep exactly one worker per live MemberCluster."""
+        while True:
+            members = {name for name, m in self.world().members.items() if not m.deleting}
+            for name in members - self._workers.keys():
+                self._wake[name] = asyncio.Event()
+                self._workers[name] = asyncio.create_task(self._worker(name), name=f"bizdomain-member-{name}")
+            for name in self._workers.keys() - members:
+                self._workers.pop(name).cancel()
+                self._wake.pop(name, None)
+                self.passes.pop(name, None)
+                await self.clients.forget(name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._members_changed.wait(), timeout=5)
+            self._members_changed.clear()
+
+    async def _worker(self, name: str) -> None:
+        wake = self._wake[name]
+        failures = 0
+        while True:
+            wake.clear()
+            report = None
+            try:
+                report = await self.sync_member(name)
+            except Exception:  # a bug must not kill the worker: log it, retry next round
+                log.exception("cluster %s: sync pass crashed", name)
+            self._status_wake.set()
+            failed = report is None or not report.ok or any(not t.ok for t in report.tenants.values())
+            failures = failures + 1 if failed else 0
+            # After a failure retry soon (1s, 2s, 4s, ... up to the resync interval).
+            delay = min(self.settings.resync_seconds, 2 ** (failures - 1)) if failures else self.settings.resync_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            await asyncio.sleep(self.settings.debounce_seconds)
+
+    async def sync_member(self, name: str) -> ClusterReport | None:
+        """One pass over one member; the report is kept for status and deletion checks."""
+        world = self.world()
+        member = world.members.get(name)
+        if member is None:
+            return None
+        started = datetime.datetime.now(datetime.UTC)
+        clock = time.monotonic()
+        report = await self._pass(member, world)
+        elapsed = time.monotonic() - clock
+        metrics.RECONCILE_SECONDS.labels(name).observe(elapsed)
+        metrics.RECONCILES.labels(name, "success" if report.ok else "error").inc()
+        reachable = report.reason not in (names.Reason.CLUSTER_UNREACHABLE, names.Reason.CREDENTIALS_INVALID)
+        metrics.MEMBER_REACHABLE.labels(name).set(1 if reachable else 0)
+        previous = self.passes.get(name)
+        if previous is None or previous.report.ok != report.ok or previous.report.reason != report.reason:
+            level = logging.INFO if report.ok else logging.WARNING
+            log.log(level, "cluster %s: %s %s", name, report.reason, report.message, extra={"cluster": name})
+        log.debug("cluster %s: pass took %.3fs, %d writes", name, elapsed, report.writes)
+        self.passes[name] = Pass(report, started, next(self._seq))
+        return report
+
+    async def _pass(self, member: MemberRecord, world: World) -> ClusterReport:
+        if member.spec is None:
+            return ClusterReport(member.name, ok=False, reason=names.Reason.INVALID_SPEC, message=member.error or "")
+        ref = member.spec.kubeconfig_secret_ref
+        try:
+            kube = await self.clients.client(member.name, ref.name, ref.key)
+        except CredentialsError as exc:
+            return ClusterReport(member.name, ok=False, reason=names.Reason.CREDENTIALS_INVALID, message=str(exc))
+        except KubeError as exc:
+            return ClusterReport(member.name, ok=False, reason=names.Reason.SYNC_FAILED, message=str(exc))
+        previous = self.passes.get(member.name)
+        if member.name not in self.versions or previous is None or not previous.report.ok:
+            try:
+                self.versions[member.name] = await kube.version()
+            except KubeError as exc:
+                reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
+                if exc.status in (401, 403):
+                    reason = names.Reason.CREDENTIALS_INVALID
+                return ClusterReport(
+                    member.name, ok=False, reason=reason, message=f"cannot reach the API server: {exc}"
+                )
+        plan = plan_cluster(member, world, self.settings)
+        return await sync_cluster(kube, plan, self.settings)
+
+    # ---- host footprint ------------------------------------------------------------------
+
+    async def _host_loop(self) -> None:
+        while True:
+            self._host_wake.clear()
+            world = self.world()
+            try:
+                await sync_host(self.host, desired_host(world, self.settings), set(world.domains))
+            except KubeError as exc:
+                log.warning("host: syncing domain namespaces failed: %s", exc)
+            except Exception:
+                log.exception("host: sync crashed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._host_wake.wait(), timeout=self.settings.resync_seconds)
+            await asyncio.sleep(self.settings.debounce_seconds)
+
+    # ---- deletion ------------------------------------------------------------------------
+
+    def cleanup_state(self, domain: str, environment: str | None, since: datetime.datetime) -> tuple[bool, list[str]]:
+        """Whether every member has been synced since ``since`` with nothing of the tenant left.
+
+        Returns (done, clusters that block it because their last pass failed).
+        """
+        done, blocked = True, []
+        for name, member in self.world().members.items():
+            if member.deleting:
+                continue
+            last = self.passes.get(name)
+            if last is None or last.started < since:
+                done = False
+                continue
+            if not last.report.ok:
+                done = False
+                blocked.append(name)
+                continue
+            if any(d == domain and environment in (None, e) for d, e in last.report.leftovers):
+                done = False
+        return done, blocked
+
+    # ---- status --------------------------------------------------------------------------
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self._status_wake.wait()
+            self._status_wake.clear()
+            await asyncio.sleep(self.settings.debounce_seconds)
+            try:
+                await self.write_statuses()
+            except Exception:
+                log.exception("status: writing statuses crashed")
+
+    async def write_statuses(self) -> None:
+        world = self.world()
+        reports = {name: p.report for name, p in self.passes.items()}
+        writes: list[Any] = []
+        per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
+        for binding in world.bindings.values():
+            status = binding_status(binding, world, reports, self.settings)
+            if status.domain:
+                per_domain.setdefault(status.domain, []).append((binding, status))
+            writes.append(
+                self._write(names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire())
+            )
+            writes.extend(self._events_for(binding, status))
+        ready = {"True": 0, "False": 0}
+        for domain in world.domains.values():
+            status = domain_status(domain, per_domain.get(domain.name, []), self.settings)
+            ready["True" if status.conditions[0].status == "True" else "False"] += 1
+            writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, status.to_wire()))
+        for label, count in ready.items():
+            metrics.DOMAINS.labels(label).set(count)
+        for member in world.members.values():
+            last = self.passes.get(member.name)
+            mstatus = member_status(member, last.report if last else None, self.versions.get(member.name))
+            writes.append(self._write(names.KIND_MEMBER, member.name, None, member.status, mstatus.to_wire()))
+        self._reports_seen = {name: p.seq for name, p in self.passes.items()}
+        await asyncio.gather(*writes)
+
+    async def _write(
+        self, kind: str, name: str, namespace: str | None, old: Mapping[str, Any], new: dict[str, Any]
+    ) -> None:
+        if _same(new, old):
+            return
+        key = (kind, namespace, name)
+        written = self._written.get(key)
+        if written is not None and written[0] == new and time.monotonic() - written[1] < 10:
+            return  # our own write, not yet seen back through the watch
+        body: dict[str, Any] = {
+            "apiVersion": names.API_VERSION,
+            "kind": kind,
+            "metadata": {"name": name},
+            "status": new,
+        }
+        if namespace:
+            body["metadata"]["namespace"] = namespace
+        try:
+            await self.host.apply(body, subresource="status")
+        except KubeError as exc:
+            if exc.status != 404:
+                log.warning("status: writing %s %s failed: %s", kind, name, exc)
+            return
+        metrics.STATUS_WRITES.labels(kind).inc()
+        self._written[key] = (new, time.monotonic())
+
+    def _events_for(self, binding: BindingRecord, status: Any) -> list[Any]:
+        """Events for what the newest passes did to this binding's tenant, and new problems."""
+        out = []
+        if binding.spec is None or status.domain is None:
+            return out
+        key = (status.domain, binding.spec.environment)
+        for cluster, p in self.passes.items():
+            if self._reports_seen.get(cluster) == p.seq:
+                continue
+            tenant = p.report.tenants.get(key)
+            if tenant is None:
+                continue
+            for action, reason in (
+                ("created", names.Reason.CREATED),
+                ("updated", names.Reason.CREATED),
+                ("corrected", names.Reason.CORRECTED),
+                ("pruned", names.Reason.PRUNED),
+                ("released", names.Reason.RELEASED),
+            ):
+                items = getattr(tenant, action)
+                if items:
+                    shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                    out.append(self.event(binding, "Normal", reason, f"{action} on cluster {cluster}: {shown}"))
+            for problem in [*tenant.problems, *(_p(e) for e in tenant.errors)]:
+                seen = (binding.namespace, binding.name, f"{cluster}:{problem.reason}")
+                if self._events_seen.get(seen) != problem.message:
+                    self._events_seen[seen] = problem.message
+                    out.append(self.event(binding, "Warning", problem.reason, f"cluster {cluster}: {problem.message}"))
+        return out
+
+    async def event(self, binding: BindingRecord | DomainRecord, type_: str, reason: str, message: str) -> None:
+        """Post a core/v1 Event about a host object (cluster-scoped ones in the operator's namespace)."""
+        if isinstance(binding, BindingRecord):
+            involved = {"apiVersion": names.API_VERSION, "kind": names.KIND_BINDING, "name": binding.name,
+                        "namespace": binding.namespace, "uid": binding.uid}  # fmt: skip
+            namespace = binding.namespace
+        else:
+            involved = {
+                "apiVersion": names.API_VERSION,
+                "kind": names.KIND_DOMAIN,
+                "name": binding.name,
+                "uid": binding.uid,
+            }
+            namespace = self.settings.namespace
+        stamp = now()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{binding.name}.", "namespace": namespace},
+            "involvedObject": involved,
+            "type": type_,
+            "reason": reason,
+            "message": message[:1000],
+            "source": {"component": "bizdomain"},
+            "reportingComponent": "bizdomain.io/operator",
+            "reportingInstance": "bizdomain",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            await self.host.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except KubeError as exc:
+            log.warning("posting event %s on %s failed: %s", reason, binding.name, exc)
+
+
+def _p(error: str) -> Any:
+    from bizdomain.plan import Problem
+
+    return Problem(names.Reason.SYNC_FAILED, error)
+
+
+def _same(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    return dict(new) == {k: v for k, v in old.items() if k in new} and all(k in new for k in old)

@@ -1,0 +1,243 @@
+"""Status of host objects, computed from what the cluster workers last reported.
+
+:func:`binding_status` and :func:`domain_status` are pure: host records and cluster
+reports in, the whole ``status`` out, with conditions (Ready, Reconciling, Degraded)
+and ``observedGeneration``. :class:`StatusWriter` patches a status only when it
+differs from what the object already holds, so a steady state writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bizdomain import names
+from bizdomain.api.binding import BindingSummary, EnvironmentBindingStatus
+from bizdomain.api.common import Condition
+from bizdomain.api.domain import BusinessDomainStatus, ClusterOutcome, DomainSummary, EnvironmentStatus
+from bizdomain.api.member import MemberClusterStatus
+from bizdomain.config import Settings
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, binding_clusters, binding_domain
+from bizdomain.plan.cluster import domain_for_namespace, unknown_clusters
+from bizdomain.sync import ClusterReport
+
+# A problem in this set does not make the tenant unready: it is reported, and the rest converged.
+_WARNINGS = {names.Reason.DELETION_BLOCKED}
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ready: bool
+    reconciling: bool
+    degraded: bool
+    reason: str
+    message: str
+
+
+def _conditions(verdict: Verdict, generation: int, previous: list[dict[str, Any]]) -> list[Condition]:
+    """Ready, Reconciling and Degraded; lastTransitionTime kept unless the status flipped."""
+    old = {c.get("type"): c for c in previous}
+    wanted = [
+        (names.COND_READY, verdict.ready, verdict.reason if not verdict.ready else names.Reason.RECONCILED),
+        (
+            names.COND_RECONCILING,
+            verdict.reconciling,
+            names.Reason.PROGRESSING if verdict.reconciling else "Idle",
+        ),
+        (names.COND_DEGRADED, verdict.degraded, verdict.reason if verdict.degraded else "AsExpected"),
+    ]
+    out = []
+    for type_, flag, reason in wanted:
+        status = "True" if flag else "False"
+        message = verdict.message if (type_ == names.COND_READY or flag) else ""
+        before = old.get(type_, {})
+        since = before.get("lastTransitionTime") if before.get("status") == status else None
+        out.append(
+            Condition(
+                type=type_,
+                status=status,
+                reason=reason,
+                message=message,
+                last_transition_time=since or now(),
+                observed_generation=generation,
+            )
+        )
+    return out
+
+
+def _outcome(
+    cluster: str, key: tuple[str, str], gens: tuple[int, int], report: ClusterReport | None
+) -> tuple[ClusterOutcome, bool]:
+    """One cluster's entry for a tenant, and whether it reflects the current generations."""
+    if report is None:
+        return ClusterOutcome(
+            cluster=cluster, ready=False, reason=names.Reason.PENDING, message="not synced yet"
+        ), False
+    if not report.ok:
+        return ClusterOutcome(cluster=cluster, ready=False, reason=report.reason, message=report.message), True
+    tenant = report.tenants.get(key)
+    if tenant is None:
+        return ClusterOutcome(
+            cluster=cluster, ready=False, reason=names.Reason.PENDING, message="not synced yet"
+        ), False
+    blocking = [p for p in tenant.problems if p.reason not in _WARNINGS]
+    messages = [p.message for p in tenant.problems] + tenant.errors
+    if blocking or tenant.errors:
+        reason = blocking[0].reason if blocking else names.Reason.SYNC_FAILED
+        ready = False
+    else:
+        reason, ready = names.Reason.RECONCILED, True
+    return (
+        ClusterOutcome(
+            cluster=cluster,
+            ready=ready,
+            reason=reason,
+            message="; ".join(messages),
+            namespaces=sorted(tenant.namespaces),
+        ),
+        tenant.generations == gens,
+    )
+
+
+def binding_status(
+    binding: BindingRecord, world: World, reports: Mapping[str, ClusterReport], settings: Settings
+) -> EnvironmentBindingStatus:
+    """The whole status of one EnvironmentBinding."""
+    domain = binding_domain(binding, world, settings)
+    domain_name = domain_for_namespace(binding.namespace, settings)
+    previous = list(binding.status.get("conditions") or [])
+    status = EnvironmentBindingStatus(observed_generation=binding.generation, domain=domain_name)
+    verdict: Verdict
+    if domain_name is None:
+        verdict = Verdict(False, False, True, names.Reason.NOT_IN_DOMAIN_NAMESPACE,
+                          f"EnvironmentBindings live in a domain's namespace ({settings.domain_namespace_prefix}<domain>)")  # fmt: skip
+    elif domain is None:
+        verdict = Verdict(
+            False,
+            False,
+            True,
+            names.Reason.DOMAIN_NOT_FOUND,
+            f"BusinessDomain {domain_name!r} does not exist",
+        )
+    elif binding.spec is None or domain.spec is None:
+        verdict = Verdict(
+            False, False, True, names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec"
+        )
+    else:
+        verdict = _binding_verdict(binding, domain, world, reports, status)
+    status.conditions = _conditions(verdict, binding.generation, previous)
+    return status
+
+
+def _binding_verdict(
+    binding: BindingRecord,
+    domain: DomainRecord,
+    world: World,
+    reports: Mapping[str, ClusterReport],
+    status: EnvironmentBindingStatus,
+) -> Verdict:
+    assert binding.spec is not None
+    key = (domain.name, binding.spec.environment)
+    gens = (domain.generation, binding.generation)
+    clusters = binding_clusters(binding, world)
+    current = True
+    for cluster in clusters:
+        outcome, fresh = _outcome(cluster, key, gens, reports.get(cluster))
+        status.clusters.append(outcome)
+        current = current and fresh
+    ready_count = sum(1 for o in status.clusters if o.ready)
+    status.summary = BindingSummary(clusters=f"{ready_count}/{len(clusters)}")
+    missing = unknown_clusters(binding, world)
+    failing = [o for o in status.clusters if not o.ready and o.reason != names.Reason.PENDING]
+    warnings = [o for o in status.clusters if o.ready and o.message]
+    if missing:
+        return Verdict(False, False, True, names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
+    if not clusters:
+        return Verdict(False, False, True, names.Reason.NO_CLUSTERS,
+                       f"no MemberCluster serves environment {binding.spec.environment!r}")  # fmt: skip
+    if failing:
+        first = failing[0]
+        detail = "; ".join(f"{o.cluster}: {o.message or o.reason}" for o in failing)
+        return Verdict(False, not current, True, first.reason, detail)
+    if not current or ready_count < len(clusters):
+        return Verdict(False, True, False, names.Reason.PROGRESSING, "waiting for member clusters to converge")
+    message = "; ".join(f"{o.cluster}: {o.message}" for o in warnings)
+    return Verdict(True, False, False, names.Reason.RECONCILED, message or f"converged on {len(clusters)} cluster(s)")
+
+
+def domain_status(
+    domain: DomainRecord,
+    bindings: list[tuple[BindingRecord, EnvironmentBindingStatus]],
+    settings: Settings,
+) -> BusinessDomainStatus:
+    """A domain's status: its environments (from its bindings' statuses) and a summary for kubectl."""
+    previous = list(domain.status.get("conditions") or [])
+    status = BusinessDomainStatus(
+        observed_generation=domain.generation, host_namespace=settings.domain_namespace(domain.name)
+    )
+    total = ready = 0
+    for binding, bstatus in sorted(bindings, key=lambda b: b[0].name):
+        env = binding.spec.environment if binding.spec else binding.name
+        ok = any(c.type == names.COND_READY and c.status == "True" for c in bstatus.conditions)
+        status.environments.append(
+            EnvironmentStatus(environment=env, binding=binding.name, ready=ok, clusters=bstatus.clusters)
+        )
+        total += len(bstatus.clusters)
+        ready += sum(1 for c in bstatus.clusters if c.ready)
+    status.summary = DomainSummary(
+        environments=",".join(e.environment for e in status.environments), clusters=f"{ready}/{total}"
+    )
+    if domain.spec is None:
+        verdict = Verdict(False, False, True, names.Reason.INVALID_SPEC, domain.error or "invalid spec")
+    else:
+        not_ready = [e for e in status.environments if not e.ready]
+        if not status.environments:
+            verdict = Verdict(True, False, False, names.Reason.RECONCILED, "not bound to any environment yet")
+        elif not_ready:
+            reconciling = all(
+                any(c.type == names.COND_RECONCILING and c.status == "True" for c in bs.conditions)
+                for b, bs in bindings
+                if (b.spec.environment if b.spec else b.name) in {e.environment for e in not_ready}
+            )
+            verdict = Verdict(False, reconciling, not reconciling, names.Reason.PROGRESSING if reconciling else names.Reason.SYNC_FAILED,
+                              "not ready in " + ", ".join(e.environment for e in not_ready))  # fmt: skip
+        else:
+            verdict = Verdict(True, False, False, names.Reason.RECONCILED,
+                              f"ready in {len(status.environments)} environment(s) on {total} cluster(s)")  # fmt: skip
+    status.conditions = _conditions(verdict, domain.generation, previous)
+    return status
+
+
+def member_status(member: MemberRecord, report: ClusterReport | None, version: str | None) -> MemberClusterStatus:
+    """Reachability of a member, from its last sync pass."""
+    previous = list(member.status.get("conditions") or [])
+    if report is None:
+        verdict = Verdict(False, True, False, names.Reason.PENDING, "not probed yet")
+    elif report.reason in (names.Reason.CLUSTER_UNREACHABLE, names.Reason.CREDENTIALS_INVALID):
+        verdict = Verdict(False, False, True, report.reason, report.message)
+    else:
+        verdict = Verdict(True, False, False, names.Reason.REACHABLE, f"reachable, Kubernetes {version or 'unknown'}")
+    conditions = _conditions(verdict, member.generation, previous)
+    changed = [
+        c.type
+        for c in conditions
+        if c.status != next((p.get("status") for p in previous if p.get("type") == c.type), None)
+    ]
+    last_probe = now() if changed or not member.status.get("lastProbeTime") else member.status.get("lastProbeTime")
+    return MemberClusterStatus(
+        observed_generation=member.generation,
+        conditions=conditions,
+        kubernetes_version=version or member.status.get("kubernetesVersion"),
+        last_probe_time=last_probe,
+    )
+
+
+def same_status(new: dict[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether writing ``new`` would change ``old`` (ignoring fields only others write)."""
+    return all(old.get(k) == v for k, v in new.items())

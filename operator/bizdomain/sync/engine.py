@@ -1,0 +1,325 @@
+"""Converge one cluster on its plan: list, apply what differs, prune what is ours and unwanted.
+
+Called by the runtime's cluster workers (and for the host's own footprint). Every write
+is a server-side apply under one field manager; a steady state makes no write at all,
+because each desired object is compared with the live one first (see
+:func:`bizdomain.plan.needs_apply`). Pruning fails closed: when any list fails, nothing
+is deleted on that cluster in that pass, and only objects carrying the operator's labels
+are ever candidates. Namespaces are deleted only under a Delete policy recorded on the
+namespace itself; under Retain they are released (our labels removed, workloads kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bizdomain import metrics, names
+from bizdomain.config import Settings
+from bizdomain.members.rest import JSON, Kube, KubeError
+from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+
+log = logging.getLogger(__name__)
+
+TENANT_KINDS = ("Workspace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy")
+MANAGED = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE}"
+Key = tuple[str, str | None, str]
+TenantKey = tuple[str, str]
+
+
+@dataclass
+class TenantOutcome:
+    """What one pass did for one (domain, environment) on one cluster."""
+
+    domain: str
+    environment: str
+    ok: bool = True
+    problems: list[Problem] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    generations: tuple[int, int] = (0, 0)
+    frozen: bool = False
+
+
+@dataclass
+class ClusterReport:
+    """The result of one sync pass over one cluster."""
+
+    cluster: str
+    ok: bool
+    reason: str = names.Reason.RECONCILED
+    message: str = ""
+    tenants: dict[TenantKey, TenantOutcome] = field(default_factory=dict)
+    leftovers: set[TenantKey] = field(default_factory=set)
+    writes: int = 0
+
+    def tenant(self, key: TenantKey) -> TenantOutcome:
+        if key not in self.tenants:
+            self.tenants[key] = TenantOutcome(*key)
+        return self.tenants[key]
+
+
+def _key(obj: JSON) -> Key:
+    meta = obj["metadata"]
+    return (obj["kind"], meta.get("namespace"), meta["name"])
+
+
+def _labels(obj: JSON) -> dict[str, str]:
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def _tenant_of(obj: JSON) -> TenantKey | None:
+    labels = _labels(obj)
+    if labels.get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
+        return None
+    if labels.get(names.LABEL_COMPONENT) != names.COMPONENT_TENANT:
+        return None
+    domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
+    return (domain, environment) if domain and environment else None
+
+
+def _describe(key: Key) -> str:
+    kind, namespace, name = key
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+class ClusterSync:
+    """One pass over one cluster. Create, call :meth:`run`, read the report."""
+
+    def __init__(self, kube: Kube, plan: ClusterPlan, settings: Settings) -> None:
+        self.kube = kube
+        self.plan = plan
+        self.settings = settings
+        self.report = ClusterReport(cluster=plan.cluster, ok=True)
+        self.live: dict[Key, JSON] = {}
+        self.namespaces: dict[str, JSON] = {}
+
+    async def run(self) -> ClusterReport:
+        try:
+            await self._ensure_crd()
+            await self._list()
+        except KubeError as exc:
+            self.report.ok = False
+            self.report.reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
+            self.report.message = f"listing objects failed, nothing applied or pruned: {exc}"
+            return self.report
+        self._claim_namespaces()
+        await self._apply_all()
+        await self._prune()
+        return self.report
+
+    async def _ensure_crd(self) -> None:
+        """Install or update the Workspace CRD, and wait until the member serves it."""
+        crd = self.plan.crd
+        live = await self.kube.get(crd.kind, crd.name)
+        if needs_apply(crd.body, live):
+            live = await self.kube.apply(crd.body)
+            self.report.writes += 1
+        for _ in range(50):
+            conditions = ((live or {}).get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                return
+            await asyncio.sleep(0.2)
+            live = await self.kube.get(crd.kind, crd.name)
+        raise KubeError(self.plan.cluster, 0, "CRDNotEstablished", f"{crd.name} is not established yet")
+
+    async def _list(self) -> None:
+        kinds = ["Namespace", "ClusterRole", *TENANT_KINDS]
+        selectors = {
+            "Namespace": None,
+            "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
+        }
+        results = await asyncio.gather(
+            *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED)) for kind in kinds)
+        )
+        for kind, items in zip(kinds, results):
+            for item in items:
+                item.setdefault("kind", kind)
+                if kind == "Namespace":
+                    self.namespaces[item["metadata"]["name"]] = item
+                    if _labels(item).get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
+                        continue
+                self.live[_key(item)] = item
+
+    def _claim_namespaces(self) -> None:
+        """Drop from each tenant the namespaces that exist and are not ours to manage."""
+        for tenant in self.plan.tenants.values():
+            if tenant.frozen:
+                continue
+            for namespace in list(tenant.namespaces):
+                live = self.namespaces.get(namespace)
+                if live is None:
+                    continue
+                labels = _labels(live)
+                mine = labels.get(names.LABEL_DOMAIN) == tenant.domain and (
+                    labels.get(names.LABEL_RELEASED) == "true"
+                    or (
+                        labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY_VALUE
+                        and labels.get(names.LABEL_ENVIRONMENT) == tenant.environment
+                    )
+                )
+                if live["metadata"].get("deletionTimestamp"):
+                    tenant.drop_namespace(
+                        namespace,
+                        Problem(names.Reason.PROGRESSING, f"namespace {namespace!r} is still terminating"),
+                    )
+                elif not mine:
+                    tenant.drop_namespace(
+                        namespace,
+                        Problem(
+                            names.Reason.NAMESPACE_CONFLICT,
+                            f"namespace {namespace!r} already exists on cluster {self.plan.cluster!r} and was not "
+                            f"created by bizdomain for domain {tenant.domain!r}; it is left untouched",
+                        ),
+                    )
+
+    async def _apply_all(self) -> None:
+        platform = [(None, d) for d in self.plan.platform]
+        tenants = [(t, d) for t in self.plan.tenants.values() for d in t.objects]
+        # Cluster-scoped objects (and namespaces) first, then what lives inside them.
+        first = [(t, d) for t, d in platform + tenants if d.namespace is None]
+        second = [(t, d) for t, d in tenants if d.namespace is not None]
+        for tenant in self.plan.tenants.values():
+            outcome = self.report.tenant(tenant.key)
+            outcome.problems.extend(tenant.problems)
+            outcome.namespaces = list(tenant.namespaces)
+            outcome.generations = tenant.generations
+            outcome.frozen = tenant.frozen
+        for batch in (first, second):
+            await asyncio.gather(*(self._apply_one(t, d) for t, d in batch))
+
+    async def _apply_one(self, tenant: TenantPlan | None, desired: Desired) -> None:
+        live = self.live.get(desired.key)
+        if not needs_apply(desired.body, live):
+            return
+        outcome = self.report.tenant(tenant.key) if tenant else None
+        what = _describe(desired.key)
+        try:
+            await self.kube.apply(desired.body)
+        except KubeError as exc:
+            log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc)
+            if outcome is None:
+                self.report.ok = False
+                self.report.reason = names.Reason.SYNC_FAILED
+                self.report.message = f"applying {what} failed: {exc.status} {exc.reason}: {exc.message}"
+            else:
+                outcome.ok = False
+                outcome.errors.append(f"applying {what} failed: {exc.status} {exc.reason}: {exc.message}")
+            return
+        self.report.writes += 1
+        if live is None:
+            action = "created"
+        else:
+            old_hash = (live["metadata"].get("annotations") or {}).get(ANNOTATION_SPEC_HASH)
+            new_hash = desired.body["metadata"]["annotations"][ANNOTATION_SPEC_HASH]
+            action = "updated" if old_hash != new_hash else "corrected"
+        metrics.OBJECTS.labels(self.plan.cluster, desired.kind, action).inc()
+        if outcome is not None:
+            getattr(outcome, action).append(what)
+
+    def _wanted(self) -> set[Key]:
+        keys = {d.key for d in self.plan.platform}
+        for tenant in self.plan.tenants.values():
+            keys.update(d.key for d in tenant.objects)
+        return keys
+
+    def _policy(self, tenant_key: TenantKey, namespace: JSON) -> str:
+        tenant = self.plan.tenants.get(tenant_key)
+        if tenant is not None:
+            return tenant.deletion_policy
+        recorded = (namespace["metadata"].get("annotations") or {}).get(names.ANNOTATION_DELETION_POLICY)
+        return "Delete" if recorded == "Delete" else "Retain"
+
+    async def _prune(self) -> None:
+        wanted = self._wanted()
+        frozen = self.plan.frozen
+        doomed: list[tuple[TenantKey | None, JSON]] = []
+        for key, obj in self.live.items():
+            if key in wanted:
+                continue
+            tenant_key = _tenant_of(obj)
+            if tenant_key is None:
+                platform = _labels(obj).get(names.LABEL_COMPONENT) == names.COMPONENT_PLATFORM
+                if platform and key[0] == "ClusterRole" and key[2].startswith(names.ROLE_PREFIX):
+                    doomed.append((None, obj))
+                continue
+            if tenant_key in frozen:
+                continue
+            doomed.append((tenant_key, obj))
+        # Objects inside namespaces first, namespaces last.
+        doomed.sort(key=lambda item: item[1]["kind"] == "Namespace")
+        inner = [d for d in doomed if d[1]["kind"] != "Namespace"]
+        spaces = [d for d in doomed if d[1]["kind"] == "Namespace"]
+        for batch in (inner, spaces):
+            await asyncio.gather(*(self._prune_one(t, o) for t, o in batch))
+
+    async def _prune_one(self, tenant_key: TenantKey | None, obj: JSON) -> None:
+        key = _key(obj)
+        what = _describe(key)
+        outcome = self.report.tenant(tenant_key) if tenant_key else None
+        try:
+            if key[0] == "Namespace":
+                name = key[2]
+                if self.settings.is_protected_namespace(name):
+                    log.error("cluster %s: refusing to prune protected namespace %s", self.plan.cluster, name)
+                    return
+                if obj["metadata"].get("deletionTimestamp"):
+                    return
+                assert tenant_key is not None
+                if self._policy(tenant_key, obj) == "Delete":
+                    await self.kube.delete("Namespace", name, uid=obj["metadata"].get("uid"))
+                    action = "pruned"
+                else:
+                    await self.kube.apply(_released(obj))
+                    action = "released"
+            else:
+                await self.kube.delete(key[0], key[2], key[1], uid=obj["metadata"].get("uid"))
+                action = "pruned"
+        except KubeError as exc:
+            log.warning("cluster %s: pruning %s failed: %s", self.plan.cluster, what, exc)
+            if tenant_key:
+                self.report.leftovers.add(tenant_key)
+            if outcome is not None:
+                outcome.ok = False
+                outcome.errors.append(f"pruning {what} failed: {exc.status} {exc.reason}: {exc.message}")
+            return
+        self.report.writes += 1
+        metrics.OBJECTS.labels(self.plan.cluster, key[0], action).inc()
+        if outcome is not None:
+            getattr(outcome, action).append(what)
+
+
+def _released(namespace: JSON) -> JSON:
+    """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership labels stay."""
+    meta = namespace["metadata"]
+    labels = _labels(namespace)
+    keep = {k: labels[k] for k in (names.LABEL_DOMAIN, names.LABEL_ENVIRONMENT, names.LABEL_PROJECT) if k in labels}
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": meta["name"],
+            "labels": {**keep, names.LABEL_RELEASED: "true"},
+            "annotations": {names.ANNOTATION_RELEASED_AT: now},
+        },
+    }
+
+
+async def sync_cluster(kube: Kube, plan: ClusterPlan, settings: Settings) -> ClusterReport:
+    """One full pass: the report says what was done, per tenant, and what could not be."""
+    return await ClusterSync(kube, plan, settings).run()
+
+
+def tenants_with_objects(items: Iterable[dict[str, Any]]) -> set[TenantKey]:
+    return {k for k in (_tenant_of(i) for i in items) if k}
