@@ -8,16 +8,18 @@ freeze the tenant: nothing of it is applied or pruned until the binding is fixed
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain import names
-from bizdomain.api.common import Limits
+from bizdomain.api.common import DNS_LABEL, Limits
 from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord
 from bizdomain.plan.objects import Desired, build, tenant_labels
 
 MAX_NAME = 63
+_DNS_LABEL = re.compile(DNS_LABEL)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,14 @@ def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -
                     names.Reason.INVALID_SPEC,
                     f"namespace {namespace!r} (from template {binding.spec.namespace_template!r}) is longer "
                     f"than {MAX_NAME} characters",
+                )
+            )
+        elif not _DNS_LABEL.match(namespace):
+            problems.append(
+                Problem(
+                    names.Reason.INVALID_SPEC,
+                    f"namespace {namespace!r} (from template {binding.spec.namespace_template!r}) is not a DNS "
+                    "label: lowercase letters, digits and '-', starting and ending with a letter or digit",
                 )
             )
     return problems
