@@ -50,7 +50,9 @@ class Settings(BaseModel):
 
     def is_protected_namespace(self, name: str) -> bool:
         """kube-*, default, the operator's own namespace and the configured list are never touched."""
-        return name.startswith("kube-") or name in self.protected_namespaces or name == self.namespace
+        return (
+            name.startswith("kube-") or name == "default" or name in self.protected_namespaces or name == self.namespace
+        )
 
     def domain_namespace(self, domain: str) -> str:
         return f"{self.domain_namespace_prefix}{domain}"
