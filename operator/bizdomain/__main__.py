@@ -10,6 +10,7 @@ import sys
 import kopf
 from prometheus_client import start_http_server
 
+import bizdomain.handlers  # noqa: F401  (registers the handlers)
 from bizdomain.logs import setup_logging
 
 
@@ -27,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_address)
-
-    import bizdomain.handlers  # noqa: F401  (registers the handlers)
 
     asyncio.run(
         kopf.operator(

@@ -89,7 +89,7 @@ def member_objects(namespace: str, grantable: list[str]) -> list[dict[str, Any]]
 
 
 async def _kube(path: str, name: str) -> tuple[Kube, dict[str, Any]]:
-    text = Path(path).read_text()
+    text = await asyncio.to_thread(Path(path).read_text)
     return await kube_from_kubeconfig(text, name, Settings()), yaml.safe_load(text)
 
 
@@ -140,7 +140,7 @@ def _path(obj: dict[str, Any]) -> str:
         names.KIND_MEMBER: f"/apis/{names.API_VERSION}/{names.PLURAL_MEMBER}",
     }
     meta = obj["metadata"]
-    return kinds[obj["kind"]].format(ns=meta.get("namespace", "")) + "/" + meta["name"]
+    return str(kinds[obj["kind"]].format(ns=meta.get("namespace", ""))) + "/" + str(meta["name"])
 
 
 async def join(args: argparse.Namespace) -> int:
@@ -161,11 +161,21 @@ async def join(args: argparse.Namespace) -> int:
         server, ca = _server_and_ca(member_config)
         kubeconfig = member_kubeconfig(args.name, server, ca, answer["status"]["token"])
         secret_name = f"member-{args.name}"
-        secret = _obj("v1", "Secret", secret_name, args.namespace, type="Opaque",
-                      data={"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()})  # fmt: skip
+        secret = _obj(
+            "v1",
+            "Secret",
+            secret_name,
+            args.namespace,
+            type="Opaque",
+            data={"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()},
+        )
         labels = {f"{names.GROUP}/environment": args.environment[0]} if len(args.environment) == 1 else {}
-        cluster = _obj(names.API_VERSION, names.KIND_MEMBER, args.name,
-                       spec={"kubeconfigSecretRef": {"name": secret_name}, "environments": args.environment})  # fmt: skip
+        cluster = _obj(
+            names.API_VERSION,
+            names.KIND_MEMBER,
+            args.name,
+            spec={"kubeconfigSecretRef": {"name": secret_name}, "environments": args.environment},
+        )
         cluster["metadata"]["labels"].update(labels)
         await _apply_all(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
     except KubeError as exc:

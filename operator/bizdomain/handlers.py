@@ -17,6 +17,7 @@ import kopf
 
 from bizdomain import names
 from bizdomain.config import Settings
+from bizdomain.hostclient import host_kube
 from bizdomain.members import Kube, KubeError
 from bizdomain.plan import domain_for_namespace
 from bizdomain.records import binding_record, domain_record, member_record
@@ -45,8 +46,6 @@ def configure(settings: kopf.OperatorSettings) -> None:
 async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Configure kopf, connect to the host, create the runtime."""
     configure(settings)
-    from bizdomain.hostclient import host_kube
-
     config = Settings.from_env()
     memo.settings = config
     memo.runtime = Runtime(config, await host_kube(config))
@@ -72,7 +71,7 @@ def domain_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
 
 
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_BINDING)
-def binding_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+def binding_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): binding_record(body)}
 
 
@@ -84,7 +83,7 @@ def member_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
 _seen: dict[tuple[str, str | None, str], Any] = {}
 
 
-def _changed(kind: str, body: kopf.Body, event: dict[str, Any]) -> bool:
+def _changed(kind: str, body: kopf.Body, event: kopf.RawEvent) -> bool:
     """Whether the event changed what the operator acts on (not just status)."""
     meta = body.get("metadata", {})
     key = (kind, meta.get("namespace"), meta.get("name", ""))
@@ -103,7 +102,7 @@ def _changed(kind: str, body: kopf.Body, event: dict[str, Any]) -> bool:
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
-async def on_domain_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A domain changed: re-plan every cluster."""
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_DOMAIN, body, event):
@@ -111,7 +110,7 @@ async def on_domain_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Mem
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_BINDING)
-async def on_binding_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A binding changed: re-plan every cluster."""
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_BINDING, body, event):
@@ -119,7 +118,7 @@ async def on_binding_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Me
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
-async def on_member_event(body: kopf.Body, event: dict[str, Any], memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_member_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A member cluster was added, changed or removed."""
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_MEMBER, body, event):
@@ -132,6 +131,7 @@ def _since(started: datetime.datetime) -> datetime.datetime:
 
 def _wait_for_cleanup(
     runtime: Runtime,
+    *,
     domain: str,
     environment: str | None,
     started: datetime.datetime,
@@ -146,8 +146,11 @@ def _wait_for_cleanup(
     if blocked and elapsed >= grace:
         log.warning(
             "%s: clusters %s stayed unreachable for %.0fs; releasing the deletion and leaving their objects "
-            "for the next sync once they return", what, ", ".join(blocked), elapsed,
-        )  # fmt: skip
+            "for the next sync once they return",
+            what,
+            ", ".join(blocked),
+            elapsed,
+        )
         return
     if blocked:
         raise kopf.TemporaryError(
@@ -160,25 +163,40 @@ def _wait_for_cleanup(
 
 @kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_BINDING)
 async def on_binding_delete(
-    name: str, namespace: str, spec: kopf.Spec, started: datetime.datetime, runtime: datetime.timedelta,
-    memo: kopf.Memo, **kwargs: Any,
-) -> None:  # fmt: skip
+    *,
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    started: datetime.datetime,
+    runtime: datetime.timedelta,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
     """Hold the finalizer until the binding's footprint is pruned (by its policy) everywhere."""
     rt = _runtime(memo, kwargs)
-    domain = domain_for_namespace(namespace, rt.settings)
+    domain = domain_for_namespace(namespace or "", rt.settings)
     if domain is None:
         return
     environment = spec.get("environment") or name
-    _wait_for_cleanup(rt, domain, environment, started, runtime.total_seconds(), f"binding {namespace}/{name}")
+    _wait_for_cleanup(
+        rt,
+        domain=domain,
+        environment=environment,
+        started=started,
+        elapsed=runtime.total_seconds(),
+        what=f"binding {namespace}/{name}",
+    )
 
 
 @kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
 async def on_domain_delete(
-    name: str, started: datetime.datetime, runtime: datetime.timedelta, memo: kopf.Memo, **kwargs: Any
+    *, name: str, started: datetime.datetime, runtime: datetime.timedelta, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     """Hold the finalizer until every environment is cleaned up, then remove the domain's host namespace."""
     rt = _runtime(memo, kwargs)
-    _wait_for_cleanup(rt, name, None, started, runtime.total_seconds(), f"domain {name}")
+    _wait_for_cleanup(
+        rt, domain=name, environment=None, started=started, elapsed=runtime.total_seconds(), what=f"domain {name}"
+    )
     host: Kube = rt.host
     try:
         await host.delete("Namespace", rt.settings.domain_namespace(name))

@@ -14,7 +14,7 @@ from bizdomain.members.rest import Kube
 async def host_kube(settings: Settings) -> Kube:
     configuration = Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        kube_config.load_incluster_config(client_configuration=configuration)
+        kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
         await kube_config.load_kube_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = settings.member_concurrency

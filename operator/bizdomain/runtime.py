@@ -23,7 +23,7 @@ from typing import Any
 from bizdomain import metrics, names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, desired_host, plan_cluster
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, desired_host, plan_cluster
 from bizdomain.status import binding_status, domain_status, member_status, now
 from bizdomain.sync import ClusterReport, sync_cluster
 from bizdomain.sync.host import sync_host
@@ -259,9 +259,9 @@ class Runtime:
             writes.extend(self._events_for(binding, status))
         ready = {"True": 0, "False": 0}
         for domain in world.domains.values():
-            status = domain_status(domain, per_domain.get(domain.name, []), self.settings)
-            ready["True" if status.conditions[0].status == "True" else "False"] += 1
-            writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, status.to_wire()))
+            dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
+            ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
+            writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
         for label, count in ready.items():
             metrics.DOMAINS.labels(label).set(count)
         for member in world.members.values():
@@ -299,7 +299,7 @@ class Runtime:
 
     def _events_for(self, binding: BindingRecord, status: Any) -> list[Any]:
         """Events for what the newest passes did to this binding's tenant, and new problems."""
-        out = []
+        out: list[Any] = []
         if binding.spec is None or status.domain is None:
             return out
         key = (status.domain, binding.spec.environment)
@@ -330,8 +330,13 @@ class Runtime:
     async def event(self, binding: BindingRecord | DomainRecord, type_: str, reason: str, message: str) -> None:
         """Post a core/v1 Event about a host object (cluster-scoped ones in the operator's namespace)."""
         if isinstance(binding, BindingRecord):
-            involved = {"apiVersion": names.API_VERSION, "kind": names.KIND_BINDING, "name": binding.name,
-                        "namespace": binding.namespace, "uid": binding.uid}  # fmt: skip
+            involved = {
+                "apiVersion": names.API_VERSION,
+                "kind": names.KIND_BINDING,
+                "name": binding.name,
+                "namespace": binding.namespace,
+                "uid": binding.uid,
+            }
             namespace = binding.namespace
         else:
             involved = {
@@ -363,9 +368,7 @@ class Runtime:
             log.warning("posting event %s on %s failed: %s", reason, binding.name, exc)
 
 
-def _p(error: str) -> Any:
-    from bizdomain.plan import Problem
-
+def _p(error: str) -> Problem:
     return Problem(names.Reason.SYNC_FAILED, error)
 
 

@@ -115,8 +115,13 @@ def binding_status(
     status = EnvironmentBindingStatus(observed_generation=binding.generation, domain=domain_name)
     verdict: Verdict
     if domain_name is None:
-        verdict = Verdict(False, False, True, names.Reason.NOT_IN_DOMAIN_NAMESPACE,
-                          f"EnvironmentBindings live in a domain's namespace ({settings.domain_namespace_prefix}<domain>)")  # fmt: skip
+        verdict = Verdict(
+            False,
+            False,
+            True,
+            names.Reason.NOT_IN_DOMAIN_NAMESPACE,
+            f"EnvironmentBindings live in a domain's namespace ({settings.domain_namespace_prefix}<domain>)",
+        )
     elif domain is None:
         verdict = Verdict(
             False,
@@ -159,8 +164,13 @@ def _binding_verdict(
     if missing:
         return Verdict(False, False, True, names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
     if not clusters:
-        return Verdict(False, False, True, names.Reason.NO_CLUSTERS,
-                       f"no MemberCluster serves environment {binding.spec.environment!r}")  # fmt: skip
+        return Verdict(
+            False,
+            False,
+            True,
+            names.Reason.NO_CLUSTERS,
+            f"no MemberCluster serves environment {binding.spec.environment!r}",
+        )
     if failing:
         first = failing[0]
         detail = "; ".join(f"{o.cluster}: {o.message or o.reason}" for o in failing)
@@ -205,11 +215,21 @@ def domain_status(
                 for b, bs in bindings
                 if (b.spec.environment if b.spec else b.name) in {e.environment for e in not_ready}
             )
-            verdict = Verdict(False, reconciling, not reconciling, names.Reason.PROGRESSING if reconciling else names.Reason.SYNC_FAILED,
-                              "not ready in " + ", ".join(e.environment for e in not_ready))  # fmt: skip
+            verdict = Verdict(
+                False,
+                reconciling,
+                not reconciling,
+                names.Reason.PROGRESSING if reconciling else names.Reason.SYNC_FAILED,
+                "not ready in " + ", ".join(e.environment for e in not_ready),
+            )
         else:
-            verdict = Verdict(True, False, False, names.Reason.RECONCILED,
-                              f"ready in {len(status.environments)} environment(s) on {total} cluster(s)")  # fmt: skip
+            verdict = Verdict(
+                True,
+                False,
+                False,
+                names.Reason.RECONCILED,
+                f"ready in {len(status.environments)} environment(s) on {total} cluster(s)",
+            )
     status.conditions = _conditions(verdict, domain.generation, previous)
     return status
 

@@ -16,12 +16,12 @@ from bizdomain.api.common import (
     ApiModel,
     Condition,
     DeletionPolicy,
-    list_map,
     DnsLabel,
     Limits,
     ResourceList,
     StatusModel,
     Subjects,
+    list_map,
     rule,
     validations,
 )

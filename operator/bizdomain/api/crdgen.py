@@ -249,7 +249,7 @@ def stale_files(directory: Path) -> list[str]:
     wanted = render_all()
     present = {p.name for p in directory.glob("*.yaml")} if directory.is_dir() else set()
     stale = [n for n, text in wanted.items() if not (directory / n).is_file() or (directory / n).read_text() != text]
-    return sorted(stale + [n for n in present - wanted.keys()])
+    return sorted(stale + list(present - wanted.keys()))
 
 
 def main(argv: list[str] | None = None) -> int:

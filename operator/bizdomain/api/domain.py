@@ -16,10 +16,10 @@ from bizdomain.api.common import (
     DeletionPolicy,
     DnsLabel,
     Limits,
-    list_map,
     ResourceList,
     StatusModel,
     Subjects,
+    list_map,
     rule,
     validations,
 )

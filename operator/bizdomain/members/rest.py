@@ -164,9 +164,12 @@ class Kube:
     ) -> JSON:
         path = KINDS[kind].item(name, namespace) + (f"/{subresource}" if subresource else "")
         return await self.request(
-            "PATCH", path, query={"fieldManager": names.FIELD_MANAGER}, body=patch,
+            "PATCH",
+            path,
+            query={"fieldManager": names.FIELD_MANAGER},
+            body=patch,
             content_type="application/merge-patch+json",
-        )  # fmt: skip
+        )
 
     async def delete(self, kind: str, name: str, namespace: str | None = None, *, uid: str | None = None) -> bool:
         """Delete one object (only the one with ``uid`` when given); False when it was already gone."""

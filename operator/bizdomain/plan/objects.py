@@ -56,7 +56,7 @@ def spec_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def build(
+def build(  # noqa: PLR0917  (the manifest's parts, in manifest order)
     kind: str,
     name: str,
     namespace: str | None,

@@ -68,7 +68,8 @@ class TenantPlan:
 
 def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> tuple[str, list[Problem]]:
     """The binding's deletion policy (else the domain's); Delete is refused in protected environments."""
-    assert domain.spec is not None and binding.spec is not None
+    assert domain.spec is not None
+    assert binding.spec is not None
     policy = binding.spec.deletion_policy or domain.spec.deletion_policy
     if policy == "Delete" and binding.spec.environment in settings.protected_environments:
         return "Retain", [
@@ -83,7 +84,8 @@ def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Set
 
 def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> list[Problem]:
     """Problems that freeze the tenant: the footprint cannot be trusted until they are fixed."""
-    assert domain.spec is not None and binding.spec is not None
+    assert domain.spec is not None
+    assert binding.spec is not None
     problems = []
     allowed = set(names.BUILTIN_ROLES) | set(settings.allowed_cluster_roles)
     for entry in binding.spec.access:
@@ -141,7 +143,8 @@ def _limit_range(limits: Limits) -> dict[str, Any] | None:
 
 def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
     """The full desired set for ``domain`` bound by ``binding`` on any one cluster it selects."""
-    assert domain.spec is not None and binding.spec is not None
+    assert domain.spec is not None
+    assert binding.spec is not None
     spec, bspec = domain.spec, binding.spec
     environment = bspec.environment
     policy, policy_problems = effective_policy(domain, binding, settings)
@@ -204,7 +207,8 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
 
 
 def _rbac(namespace: str, labels: dict[str, str], domain: DomainRecord, binding: BindingRecord) -> list[Desired]:
-    assert domain.spec is not None and binding.spec is not None
+    assert domain.spec is not None
+    assert binding.spec is not None
     out = []
     for entry in binding.spec.access:
         department = domain.spec.department(entry.department)

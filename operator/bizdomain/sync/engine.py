@@ -142,7 +142,7 @@ class ClusterSync:
         results = await asyncio.gather(
             *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED)) for kind in kinds)
         )
-        for kind, items in zip(kinds, results):
+        for kind, items in zip(kinds, results, strict=True):
             for item in items:
                 item.setdefault("kind", kind)
                 if kind == "Namespace":
