@@ -38,6 +38,7 @@ def member_rules(grantable: list[str]) -> list[dict[str, Any]]:
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": CRUD},
         {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": CRUD},
         {"apiGroups": [names.GROUP], "resources": [names.PLURAL_WORKSPACE], "verbs": CRUD},
+        {"apiGroups": [names.GROUP], "resources": [f"{names.PLURAL_WORKSPACE}/status"], "verbs": ["get", "patch"]},
         {
             "apiGroups": ["rbac.authorization.k8s.io"],
             "resources": ["clusterroles"],

@@ -49,6 +49,8 @@ def test_domain_converges_on_every_member(platform: Platform, make_domain, uniqu
         workspace = platform.get("workspace", f"{unique_name}.{env}", cluster=env)
         assert workspace["spec"]["namespaces"] == [unique_name]
         assert workspace["spec"]["displayName"] == f"领域 {unique_name}"
+        assert platform.condition(workspace)["status"] == "True"
+        assert unique_name in platform.member(env).kubectl("get", "workspaces").stdout
         quota = platform.get("resourcequota", "bizdomain-quota", unique_name, cluster=env)
         assert quota["spec"]["hard"] == {"requests.cpu": "4", "pods": "20"}
         limits = platform.get("limitrange", "bizdomain-limits", unique_name, cluster=env)

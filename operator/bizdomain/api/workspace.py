@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bizdomain.api.common import ApiModel, Subjects
+from bizdomain.api.common import ApiModel, Condition, StatusModel, Subjects
 
 
 class WorkspaceSpec(ApiModel):
@@ -19,3 +19,9 @@ class WorkspaceSpec(ApiModel):
     owners: Subjects = Field(default_factory=list)
     namespaces: list[str] = Field(default_factory=list)
     deletion_policy: str = "Retain"
+
+
+class WorkspaceStatus(StatusModel):
+    """Whether the domain's footprint on this member is complete, as the operator last saw it."""
+
+    conditions: list[Condition] = Field(default_factory=list)

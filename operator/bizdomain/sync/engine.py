@@ -116,6 +116,7 @@ class ClusterSync:
         self._claim_namespaces()
         await self._apply_all()
         await self._prune()
+        await self._workspace_statuses()
         return self.report
 
     async def _ensure_crd(self) -> None:
@@ -298,13 +299,62 @@ class ClusterSync:
         if outcome is not None:
             getattr(outcome, action).append(what)
 
+    async def _workspace_statuses(self) -> None:
+        """Tell member-cluster users, on each Workspace, whether the footprint is complete."""
+        writes = []
+        for tenant in self.plan.tenants.values():
+            if tenant.frozen or tenant.workspace is None:
+                continue
+            outcome = self.report.tenant(tenant.key)
+            blocking = [p for p in outcome.problems if p.reason != names.Reason.DELETION_BLOCKED]
+            ready = outcome.ok and not blocking
+            message = (
+                "; ".join([p.message for p in blocking] + outcome.errors) or "all namespaces, RBAC and quotas in place"
+            )
+            key = ("Workspace", None, f"{tenant.domain}.{tenant.environment}")
+            live = self.live.get(key) or {}
+            old: dict[str, Any] = next(iter((live.get("status") or {}).get("conditions") or []), {})
+            status = "True" if ready else "False"
+            reason = (
+                names.Reason.RECONCILED if ready else (blocking[0].reason if blocking else names.Reason.SYNC_FAILED)
+            )
+            if old.get("status") == status and old.get("reason") == reason and old.get("message") == message:
+                continue
+            since = old.get("lastTransitionTime") if old.get("status") == status else None
+            condition = {
+                "type": names.COND_READY,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": since or _now(),
+            }
+            body = {
+                "apiVersion": names.API_VERSION,
+                "kind": "Workspace",
+                "metadata": {"name": key[2]},
+                "status": {"conditions": [condition]},
+            }
+            writes.append(self._write_status(body))
+        await asyncio.gather(*writes)
+
+    async def _write_status(self, body: JSON) -> None:
+        try:
+            await self.kube.apply(body, subresource="status")
+            self.report.writes += 1
+        except KubeError as exc:
+            log.warning("cluster %s: writing Workspace status failed: %s", self.plan.cluster, exc)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
 
 def _released(namespace: JSON) -> JSON:
     """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership labels stay."""
     meta = namespace["metadata"]
     labels = _labels(namespace)
     keep = {k: labels[k] for k in (names.LABEL_DOMAIN, names.LABEL_ENVIRONMENT, names.LABEL_PROJECT) if k in labels}
-    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    now = _now()
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
