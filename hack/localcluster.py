@@ -81,7 +81,8 @@ CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
 )
 READY_TIMEOUT = 120.0
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0  # down: SIGTERM, then SIGKILL after this long
+GRACEFUL_STOP_TIMEOUT = 90.0  # an API server drains open watches for up to its 60 s shutdown timeout
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
 _RESERVED_NAMES = frozenset({"logs", "etcd"})
 _PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
@@ -221,12 +222,24 @@ def _spawn(proc: Process) -> None:
     # posix_spawn rather than subprocess.Popen: no Popen object left to warn "still running"
     # when the fixture hands the servers on to a later session.
     proc.pid = os.posix_spawn(proc.binary, proc.argv, _child_env(), file_actions=actions, setsid=True)
+    # posix_spawn returns once the child has let go of our memory inside execve, which is before
+    # the kernel has set up the new program's argv: /proc/<pid>/cmdline reads empty for a moment
+    # (long enough to matter on a busy machine). Wait until it shows the binary, or has exited.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                return
+        except OSError:
+            return
+        time.sleep(0.001)
 
 
 def _stop(procs: Sequence[Process], timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM every running process, SIGKILL what is left after `timeout`; wait until gone."""
+    """SIGTERM every running process, SIGKILL what is left after `timeout` (at once if 0);
+    return once all are gone."""
     alive = [p for p in procs if p.running()]
-    for p in alive:
+    for p in alive if timeout > 0 else []:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p.pid, signal.SIGTERM)
             os.kill(p.pid, signal.SIGCONT)  # a paused process must wake up to handle SIGTERM
@@ -588,9 +601,13 @@ class ControlPlane:
 
     # -- single-component faults ---------------------------------------------------------------
 
-    def stop_apiserver(self, name: str) -> None:
-        """Stop one cluster's kube-apiserver (SIGTERM); its port, certs and etcd data stay."""
-        self._stop_one(name, "apiserver")
+    def stop_apiserver(self, name: str, graceful: bool = False) -> None:
+        """Stop one cluster's kube-apiserver; its port, certs and etcd data stay for a restart.
+
+        By default it is killed (SIGKILL), as in a crash: clients see refused connections at
+        once. `graceful=True` sends SIGTERM and waits; with clients watching (a controller
+        manager, an operator) the API server drains for its full shutdown timeout (~60 s)."""
+        self._stop_one(name, "apiserver", GRACEFUL_STOP_TIMEOUT if graceful else 0)
 
     def start_apiserver(self, name: str, wait: bool = True) -> None:
         """Start one cluster's kube-apiserver again with the identical argv; wait for /readyz."""
@@ -601,9 +618,7 @@ class ControlPlane:
                 _spawn(cluster.apiserver)
                 self._save(state)
             if wait:
-                self._wait_for(
-                    f"{name} kube-apiserver /readyz", [cluster.apiserver], lambda: _apiserver_ready(cluster)
-                )
+                self._wait_for(f"{name} kube-apiserver /readyz", [cluster.apiserver], lambda: _apiserver_ready(cluster))
 
     def pause_apiserver(self, name: str) -> None:
         """Freeze one kube-apiserver (SIGSTOP): connections open but nothing answers."""
@@ -615,7 +630,7 @@ class ControlPlane:
 
     def stop_controller_manager(self, name: str) -> None:
         """Stop one cluster's kube-controller-manager (no namespace deletion, GC, quota status)."""
-        self._stop_one(name, "controller_manager")
+        self._stop_one(name, "controller_manager", STOP_TIMEOUT)
 
     def start_controller_manager(self, name: str) -> None:
         """Start one cluster's kube-controller-manager again; wait until the cluster is usable."""
@@ -623,10 +638,10 @@ class ControlPlane:
             state = self._require_state()
             self._wait_usable(state, [name])
 
-    def _stop_one(self, name: str, component: str) -> None:
+    def _stop_one(self, name: str, component: str, timeout: float) -> None:
         with self._locked():
             state = self._require_state()
-            _stop([getattr(state.clusters[name], component)])
+            _stop([getattr(state.clusters[name], component)], timeout)
             self._save(state)
 
     def _running_pid(self, name: str, component: str) -> int:
@@ -860,8 +875,8 @@ def load_state() -> State | None:
     return ControlPlane().load_state()
 
 
-def stop_apiserver(name: str) -> None:
-    ControlPlane().stop_apiserver(name)
+def stop_apiserver(name: str, graceful: bool = False) -> None:
+    ControlPlane().stop_apiserver(name, graceful)
 
 
 def start_apiserver(name: str) -> None:
