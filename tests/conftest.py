@@ -1,0 +1,104 @@
+"""Fixtures shared by every suite: the local control plane, per-cluster kubectl and API clients,
+unique names per test, and cleanup of what a test created.
+
+`control_plane` (session) reuses a control plane left running by `make cluster-up`, or starts
+one (host, dev, prod and any names in $MEMBERS) with hack/localcluster.py and stops it at the end
+of the session, but only if it started it. Tests that use it are marked `@pytest.mark.cluster`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+from kubernetes import client
+
+from support import Cleanup, ClusterHandle, ControlPlaneHandle, localcluster
+
+DEFAULT_CLUSTERS = ("host", "dev", "prod")
+
+
+def _cluster_names() -> list[str]:
+    return list(dict.fromkeys([*DEFAULT_CLUSTERS, *os.environ.get("MEMBERS", "").split()]))
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlaneHandle]:
+    """The local control plane: reused if already running, else started here and stopped after."""
+    plane = localcluster.ControlPlane()
+    names = _cluster_names()
+    started_here = plane.running_state() is None
+    state = plane.up(names)  # idempotent: starts only what is missing
+    yield ControlPlaneHandle.from_state(plane, state, started_here)
+    if started_here:
+        plane.down()
+
+
+@pytest.fixture(scope="session")
+def host(control_plane: ControlPlaneHandle) -> ClusterHandle:
+    return control_plane["host"]
+
+
+@pytest.fixture(scope="session")
+def dev(control_plane: ControlPlaneHandle) -> ClusterHandle:
+    return control_plane["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(control_plane: ControlPlaneHandle) -> ClusterHandle:
+    return control_plane["prod"]
+
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session")
+def kubectl(control_plane: ControlPlaneHandle) -> Kubectl:
+    """kubectl(cluster, *args, as_user=None, as_groups=(), input=None, check=True) -> CompletedProcess."""
+
+    def run(
+        cluster: str | ClusterHandle,
+        *args: str,
+        as_user: str | None = None,
+        as_groups: Sequence[str] = (),
+        input: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        handle = control_plane[cluster] if isinstance(cluster, str) else cluster
+        return handle.kubectl(*args, as_user=as_user, as_groups=as_groups, input=input, check=check)
+
+    return run
+
+
+@pytest.fixture
+def api_client(
+    control_plane: ControlPlaneHandle,
+) -> Iterator[Callable[[str | ClusterHandle], client.ApiClient]]:
+    """api_client(cluster) -> a new admin `kubernetes.client.ApiClient`, closed after the test."""
+    opened: list[client.ApiClient] = []
+
+    def make(cluster: str | ClusterHandle) -> client.ApiClient:
+        handle = control_plane[cluster] if isinstance(cluster, str) else cluster
+        opened.append(api := handle.api_client())
+        return api
+
+    yield make
+    for api in opened:
+        api.close()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short DNS-1123 label of this test's own, e.g. `t-3f9a1c`; derive more with suffixes."""
+    return f"t-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def cleanup(control_plane: ControlPlaneHandle) -> Iterator[Cleanup]:
+    """Namespaces and objects the test creates through it are deleted when the test ends."""
+    registry = Cleanup()
+    yield registry
+    registry.run()
