@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -111,6 +111,19 @@ DnsLabel = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
 DeletionPolicy = Literal["Retain", "Delete"]
 
 
+# Groups that stand for a whole class of identities: never a tenant subject.
+CLASS_GROUPS = (
+    "system:masters",
+    "system:authenticated",
+    "system:unauthenticated",
+    "system:serviceaccounts",
+    "system:nodes",
+)
+_SUBJECT_NAMESPACE = "namespace is required for a ServiceAccount and not allowed for a User or Group"
+_SUBJECT_SYSTEM_USER = "a User subject may not name a system: identity"
+_SUBJECT_CLASS_GROUP = "that group is a whole class of identities and may not be granted tenant access"
+
+
 class Subject(ApiModel):
     """Who gets access: a user, a group, or a service account (which needs its namespace)."""
 
@@ -118,16 +131,12 @@ class Subject(ApiModel):
         json_schema_extra=validations(
             rule(
                 "self.kind == 'ServiceAccount' ? has(self.__namespace__) : !has(self.__namespace__)",
-                "namespace is required for a ServiceAccount and not allowed for a User or Group",
+                _SUBJECT_NAMESPACE,
             ),
+            rule("self.kind != 'User' || !self.name.startsWith('system:')", _SUBJECT_SYSTEM_USER),
             rule(
-                "self.kind != 'User' || !self.name.startsWith('system:')",
-                "a User subject may not name a system: identity",
-            ),
-            rule(
-                "self.kind != 'Group' || !(self.name in ['system:masters', 'system:authenticated', "
-                "'system:unauthenticated', 'system:serviceaccounts', 'system:nodes'])",
-                "that group is a whole class of identities and may not be granted tenant access",
+                "self.kind != 'Group' || !(self.name in [" + ", ".join(f"'{g}'" for g in CLASS_GROUPS) + "])",
+                _SUBJECT_CLASS_GROUP,
             ),
         )
     )
@@ -135,6 +144,18 @@ class Subject(ApiModel):
     kind: Literal["User", "Group", "ServiceAccount"]
     name: str = Field(min_length=1, max_length=253)
     namespace: DnsLabel | None = None
+
+    @model_validator(mode="after")
+    def _admission_rules(self) -> Subject:
+        """The CEL rules above, enforced again wherever a spec is parsed (a spec stored before a
+        rule existed, or a schema installed without it, must not grant what admission refuses)."""
+        if (self.kind == "ServiceAccount") != (self.namespace is not None):
+            raise ValueError(_SUBJECT_NAMESPACE)
+        if self.kind == "User" and self.name.startswith("system:"):
+            raise ValueError(_SUBJECT_SYSTEM_USER)
+        if self.kind == "Group" and self.name in CLASS_GROUPS:
+            raise ValueError(_SUBJECT_CLASS_GROUP)
+        return self
 
     def to_rbac(self) -> dict[str, str]:
         """The RBAC subject this names."""
