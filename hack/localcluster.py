@@ -163,6 +163,10 @@ class State:
     etcd_peer_port: int
     etcd: Process
     clusters: dict[str, Cluster] = field(default_factory=dict)
+    # "cli": started or adopted by `up`, kept until `down`. "sessions": started by a test session's
+    # `attach`, stopped by the last `detach` (the pids of the attached sessions are in `sessions`).
+    owner: str = "cli"
+    sessions: list[int] = field(default_factory=list)
 
     @property
     def etcd_url(self) -> str:
@@ -201,6 +205,14 @@ def _pid_runs(pid: int, binary: str) -> bool:
     if stat[stat.rindex(")") + 2] in "ZX":  # a zombie is dead; PID 1 may never reap it
         return False
     return cmdline.split(b"\0", 1)[0].decode(errors="replace") == binary
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _child_env() -> dict[str, str]:
@@ -530,33 +542,70 @@ class ControlPlane:
     # -- up / down -----------------------------------------------------------------------------
 
     def up(self, names: Sequence[str]) -> State:
-        """Start etcd and the named clusters, reusing whatever already runs; wait until usable."""
+        """Start etcd and the named clusters, reusing whatever already runs; wait until usable.
+
+        The plane is then kept: test sessions that attach to it never stop it (see `attach`)."""
+        with self._locked():
+            state, _ = self._ensure(names)
+            state.owner = "cli"
+            self._save(state)
+        return state
+
+    def attach(self, names: Sequence[str], session: int) -> tuple[State, bool]:
+        """`up` for a test session (`session` is its pid): returns the state and whether this call
+        started etcd. A plane started by sessions is stopped by the last one to `detach`."""
+        with self._locked():
+            state, fresh = self._ensure(names)
+            if fresh:
+                state.owner = "sessions"
+            state.sessions = [pid for pid in state.sessions if pid != session and _pid_alive(pid)] + [session]
+            self._save(state)
+        return state, fresh
+
+    def detach(self, session: int) -> bool:
+        """Forget `session`; stop everything if sessions started the plane and none is left (a
+        plane from `up` stays). True if the plane was stopped."""
+        with self._locked():
+            state = self.load_state()
+            if state is None:
+                return False
+            state.sessions = [pid for pid in state.sessions if pid != session and _pid_alive(pid)]
+            if state.owner == "sessions" and not state.sessions:
+                self._teardown(state)
+                self._say("control plane down: the last test session that used it has ended")
+                return True
+            self._save(state)
+            return False
+
+    def _ensure(self, names: Sequence[str]) -> tuple[State, bool]:
+        """Under the lock: start what is missing for `names`, wait until usable, print a summary.
+        Returns the state and whether etcd (so the whole plane) was started afresh."""
         started_at = time.monotonic()
         names = list(dict.fromkeys(names))
         for name in names:
             if not _NAME.match(name) or name in _RESERVED_NAMES:
                 raise ControlPlaneError(f"bad cluster name {name!r}: use a short DNS-1123 label")
-        with self._locked():
-            state = self.load_state()
-            if state is not None and not (state.etcd.running() and _etcd_healthy(state)):
-                self._say("stale state (etcd is not running): cleaning up before starting afresh")
-                self._teardown(state)
-                state = None
-            started: list[str] = []
-            if state is None:
-                state = self._start_etcd()
-                started.append(f"etcd pid {state.etcd.pid}")
-            for name in names:
-                if name not in state.clusters:
-                    state.clusters[name] = self._new_cluster(state, name)
-                    self._save(state)
-            for name in names:
-                apiserver = state.clusters[name].apiserver
-                if not apiserver.running():
-                    _spawn(apiserver)
-                    self._save(state)
-                    started.append(f"{name} kube-apiserver pid {apiserver.pid}")
-            self._wait_usable(state, names, started)
+        state = self.load_state()
+        if state is not None and not (state.etcd.running() and _etcd_healthy(state)):
+            self._say("stale state (etcd is not running): cleaning up before starting afresh")
+            self._teardown(state)
+            state = None
+        started: list[str] = []
+        fresh = state is None
+        if state is None:
+            state = self._start_etcd()
+            started.append(f"etcd pid {state.etcd.pid}")
+        for name in names:
+            if name not in state.clusters:
+                state.clusters[name] = self._new_cluster(state, name)
+                self._save(state)
+        for name in names:
+            apiserver = state.clusters[name].apiserver
+            if not apiserver.running():
+                _spawn(apiserver)
+                self._save(state)
+                started.append(f"{name} kube-apiserver pid {apiserver.pid}")
+        self._wait_usable(state, names, started)
         elapsed = time.monotonic() - started_at
         self._say("started: " + (", ".join(started) if started else "nothing (all running)"))
         for name in names:
@@ -567,7 +616,7 @@ class ControlPlane:
             )
         self._say(f"  etcd     {state.etcd_url}  pid {state.etcd.pid}  data {state.etcd_data_dir}")
         self._say(f"control plane up in {elapsed:.1f}s")
-        return state
+        return state, fresh
 
     def down(self) -> None:
         """Stop every process `up` started, remove the etcd data and .cluster/; verify none is left."""
@@ -658,6 +707,8 @@ class ControlPlane:
         if state is None:
             self._say(f"no control plane ({self.state_file} does not exist)")
             return False
+        if state.owner == "sessions":
+            self._say(f"started by test sessions {state.sessions}; the last one to end stops it")
         ok = state.etcd.running() and _etcd_healthy(state)
         rss = f"RSS {_rss_mib(state.etcd.pid)} MiB" if ok else "DOWN"
         self._say(f"etcd     {state.etcd_url}  pid {state.etcd.pid}  {rss}")

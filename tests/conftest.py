@@ -1,9 +1,10 @@
 """Fixtures shared by every suite: the local control plane, per-cluster kubectl and API clients,
 unique names per test, and cleanup of what a test created.
 
-`control_plane` (session) reuses a control plane left running by `make cluster-up`, or starts
-one (host, dev, prod and any names in $MEMBERS) with hack/localcluster.py and stops it at the end
-of the session, but only if it started it. Tests that use it are marked `@pytest.mark.cluster`.
+`control_plane` (session) reuses a control plane left running by `make cluster-up` and leaves it
+running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with
+hack/localcluster.py, and the last test session attached to it stops it (sessions running at the
+same time share it). Tests that use it are marked `@pytest.mark.cluster`.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ def _cluster_names() -> list[str]:
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlaneHandle]:
-    """The local control plane: reused if already running, else started here and stopped after."""
+    """The local control plane, shared: one from `make cluster-up` is reused and left running;
+    otherwise this session starts it, and the last session using it stops it at its end."""
     plane = localcluster.ControlPlane()
-    names = _cluster_names()
-    started_here = plane.running_state() is None
-    state = plane.up(names)  # idempotent: starts only what is missing
-    yield ControlPlaneHandle.from_state(plane, state, started_here)
-    if started_here:
-        plane.down()
+    state, started_here = plane.attach(_cluster_names(), os.getpid())
+    try:
+        yield ControlPlaneHandle.from_state(plane, state, started_here)
+    finally:
+        plane.detach(os.getpid())
 
 
 @pytest.fixture(scope="session")
