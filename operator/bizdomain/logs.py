@@ -41,3 +41,6 @@ def setup_logging(fmt: str, level: int) -> None:
     root.setLevel(level)
     for noisy in ("aiohttp.access", "kubernetes_asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if level > logging.DEBUG:
+        # kopf says "Handler ... succeeded" for every watch event; only its problems are news.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)

@@ -20,6 +20,7 @@ from kubernetes_asyncio.client import ApiClient
 from bizdomain import names
 
 JSON = dict[str, Any]
+RETRIES_429 = 4
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,25 @@ class Kube:
         query: dict[str, str] | None = None,
         body: JSON | None = None,
         content_type: str = "application/json",
+    ) -> JSON:
+        """One call; 429 (throttled, or a CRD's storage still initializing) is retried briefly."""
+        for attempt in range(RETRIES_429):
+            try:
+                return await self._request(method, path, query=query, body=body, content_type=content_type)
+            except KubeError as exc:
+                if exc.status != 429 or attempt == RETRIES_429 - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None,
+        body: JSON | None,
+        content_type: str,
     ) -> JSON:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         async with self._slots:
