@@ -81,4 +81,5 @@ def member_record(body: Mapping[str, Any]) -> MemberRecord:
         deleting=bool(meta.get("deletionTimestamp")),
         generation=int(meta.get("generation", 0)),
         status=dict(body.get("status") or {}),
+        uid=meta.get("uid", ""),
     )

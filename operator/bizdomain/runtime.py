@@ -268,6 +268,12 @@ class Runtime:
             last = self.passes.get(member.name)
             mstatus = member_status(member, last.report if last else None, self.versions.get(member.name))
             writes.append(self._write(names.KIND_MEMBER, member.name, None, member.status, mstatus.to_wire()))
+            cond = mstatus.conditions[0]
+            seen = ("", member.name, "member-ready")
+            if last is not None and self._events_seen.get(seen) != f"{cond.status}:{cond.message}":
+                self._events_seen[seen] = f"{cond.status}:{cond.message}"
+                type_ = "Normal" if cond.status == "True" else "Warning"
+                writes.append(self.event(member, type_, cond.reason, cond.message))
         self._reports_seen = {name: p.seq for name, p in self.passes.items()}
         await asyncio.gather(*writes)
 
@@ -327,30 +333,22 @@ class Runtime:
                     out.append(self.event(binding, "Warning", problem.reason, f"cluster {cluster}: {problem.message}"))
         return out
 
-    async def event(self, binding: BindingRecord | DomainRecord, type_: str, reason: str, message: str) -> None:
+    async def event(
+        self, record: BindingRecord | DomainRecord | MemberRecord, type_: str, reason: str, message: str
+    ) -> None:
         """Post a core/v1 Event about a host object (cluster-scoped ones in the operator's namespace)."""
-        if isinstance(binding, BindingRecord):
-            involved = {
-                "apiVersion": names.API_VERSION,
-                "kind": names.KIND_BINDING,
-                "name": binding.name,
-                "namespace": binding.namespace,
-                "uid": binding.uid,
-            }
-            namespace = binding.namespace
+        involved = {"apiVersion": names.API_VERSION, "name": record.name, "uid": record.uid}
+        if isinstance(record, BindingRecord):
+            involved.update(kind=names.KIND_BINDING, namespace=record.namespace)
+            namespace = record.namespace
         else:
-            involved = {
-                "apiVersion": names.API_VERSION,
-                "kind": names.KIND_DOMAIN,
-                "name": binding.name,
-                "uid": binding.uid,
-            }
+            involved["kind"] = names.KIND_DOMAIN if isinstance(record, DomainRecord) else names.KIND_MEMBER
             namespace = self.settings.namespace
         stamp = now()
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{binding.name}.", "namespace": namespace},
+            "metadata": {"generateName": f"{record.name}.", "namespace": namespace},
             "involvedObject": involved,
             "type": type_,
             "reason": reason,
@@ -365,7 +363,7 @@ class Runtime:
         try:
             await self.host.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
         except KubeError as exc:
-            log.warning("posting event %s on %s failed: %s", reason, binding.name, exc)
+            log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
 
 
 def _p(error: str) -> Problem:

@@ -53,6 +53,7 @@ class MemberRecord:
     deleting: bool = False
     generation: int = 0
     status: dict[str, Any] = field(default_factory=dict)
+    uid: str = ""
 
 
 @dataclass(frozen=True)
