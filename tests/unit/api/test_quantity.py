@@ -1,0 +1,111 @@
+"""parse_quantity: the value of a Kubernetes quantity, and a ValueError for what the API refuses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bizdomain.api import parse_quantity
+
+BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+DECIMAL: dict[str, int | Decimal] = {
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0", 0),
+        ("1", 1),
+        ("2", 2),
+        ("500m", Decimal("0.5")),
+        ("0.5", Decimal("0.5")),
+        (".5", Decimal("0.5")),
+        ("1.", 1),
+        ("1.5", Decimal("1.5")),
+        ("100m", Decimal("0.1")),
+        ("250n", Decimal("0.00000025")),
+        ("3u", Decimal("0.000003")),
+        ("1k", 1000),
+        ("1M", 10**6),
+        ("4G", 4 * 10**9),
+        ("1T", 10**12),
+        ("1P", 10**15),
+        ("1E", 10**18),
+        ("1Ki", 1024),
+        ("128Mi", 128 * 2**20),
+        ("1Gi", 2**30),
+        ("1.5Gi", 3 * 2**29),
+        ("1Ti", 2**40),
+        ("1Pi", 2**50),
+        ("1Ei", 2**60),
+        ("1e3", 1000),
+        ("1E3", 1000),
+        ("5e-3", Decimal("0.005")),
+        ("2e+2", 200),
+        (" 2 ", 2),
+        (7, 7),
+    ],
+)
+def test_parse_quantity(text: str | int, value: int | Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("1Gi", "1024Mi"), ("0.5", "500m"), ("1", "1000m"), ("1k", "1000"), ("1Mi", "1024Ki"), ("1e3", "1k")],
+)
+def test_equal_quantities_have_equal_values(a: str, b: str) -> None:
+    assert parse_quantity(a) == parse_quantity(b)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "-1",
+        "+1",
+        "4 cores",
+        "1K",
+        "1gi",
+        "1GB",
+        "1Gii",
+        "one",
+        "1.2.3",
+        "Gi",
+        "m",
+        ".",
+        "1e",
+        "1e3m",
+        "0x10",
+        "1_000",
+        -1,
+    ],
+)
+def test_not_quantities_are_refused(text: str | int) -> None:
+    with pytest.raises(ValueError, match="not a valid Kubernetes quantity"):
+        parse_quantity(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=st.integers(0, 10**6), suffix=st.sampled_from(sorted(BINARY)))
+def test_property_binary_suffixes_multiply_by_powers_of_two(number: int, suffix: str) -> None:
+    assert parse_quantity(f"{number}{suffix}") == number * BINARY[suffix]
+
+
+@settings(max_examples=200, deadline=None)
+@given(number=st.integers(0, 10**6), suffix=st.sampled_from(sorted(DECIMAL)))
+def test_property_decimal_suffixes_multiply_by_powers_of_ten(number: int, suffix: str) -> None:
+    assert parse_quantity(f"{number}{suffix}") == number * DECIMAL[suffix]
+
+
+@settings(max_examples=100, deadline=None)
+@given(milli=st.integers(0, 10**6))
+def test_property_milli_and_decimal_forms_agree(milli: int) -> None:
+    assert parse_quantity(f"{milli}m") == parse_quantity(str(Decimal(milli) / 1000))
