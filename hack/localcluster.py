@@ -626,13 +626,16 @@ class ControlPlane:
         self._say("control plane down: no process references " + str(self.state_dir))
 
     def _teardown(self, state: State | None) -> None:
+        """Stop every process of `state` (and strays), remove the etcd data and the state dir."""
         if state is not None:
+            # With etcd gone, an API server hangs in its graceful shutdown: kill at once then.
+            timeout = STOP_TIMEOUT if state.etcd.running() else 0
             for group in state.stop_order():
-                _stop(group)
+                _stop(group, timeout)
         # Servers whose recorded pid got lost (say, killed `up` before it wrote state.json) are
         # still ours when they run one of our binaries with an argv pointing into our state
         # directory or etcd data directory.
-        bin_dir = Path(state.bin_dir) if state is not None else self.bin_dir()
+        bin_dir = Path(state.bin_dir) if state is not None else _default_bin_dir()
         binaries = [str(bin_dir / b) for b in ("etcd", "kube-apiserver", "kube-controller-manager")]
         needles = [str(self.state_dir) + os.sep, *([state.etcd_data_dir] if state else [])]
         _stop(_processes_referencing(binaries, needles))
