@@ -135,6 +135,13 @@ class Platform:
 
         return wait_until(check, timeout=timeout, interval=0.25, what=f"binding {domain}/{env} Ready={status}")
 
+    def wait_domain_not_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            obj = self.get("businessdomain", name)
+            return obj if self.condition(obj).get("status") == "False" else None
+
+        return wait_until(check, timeout=timeout, interval=0.25, what=f"domain {name} not Ready")
+
     def wait_host_namespace(self, domain: str, timeout: float = 30) -> None:
         wait_until(
             lambda: self.get("namespace", f"domain-{domain}"), timeout=timeout, what=f"host namespace of {domain}"
