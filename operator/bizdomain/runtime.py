@@ -165,7 +165,19 @@ class Runtime:
         if previous is None or previous.report.ok != report.ok or previous.report.reason != report.reason:
             level = logging.INFO if report.ok else logging.WARNING
             log.log(level, "cluster %s: %s %s", name, report.reason, report.message, extra={"cluster": name})
-        log.debug("cluster %s: pass took %.3fs, %d writes", name, elapsed, report.writes)
+        for (domain, environment), tenant in report.tenants.items():
+            changes = {a: len(getattr(tenant, a)) for a in ("created", "updated", "corrected", "pruned", "released")}
+            if any(changes.values()):
+                done = ", ".join(f"{a} {n}" for a, n in changes.items() if n)
+                log.info(
+                    "cluster %s: %s/%s: %s",
+                    name,
+                    domain,
+                    environment,
+                    done,
+                    extra={"cluster": name, "domain": domain, "environment": environment},
+                )
+        log.debug("cluster %s: pass took %.3fs, %d writes", name, elapsed, report.writes, extra={"cluster": name})
         self.passes[name] = Pass(report, started, next(self._seq))
         return report
 

@@ -208,7 +208,7 @@ class ClusterSync:
         try:
             await self.kube.apply(desired.body)
         except KubeError as exc:
-            log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc)
+            log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(tenant))
             if outcome is None:
                 self.report.ok = False
                 self.report.reason = names.Reason.SYNC_FAILED
@@ -227,6 +227,13 @@ class ClusterSync:
         metrics.OBJECTS.labels(self.plan.cluster, desired.kind, action).inc()
         if outcome is not None:
             getattr(outcome, action).append(what)
+
+    def _ctx(self, tenant: TenantPlan | None) -> dict[str, str]:
+        """Context for structured logs: the cluster, and the tenant when there is one."""
+        ctx = {"cluster": self.plan.cluster}
+        if tenant is not None:
+            ctx.update(domain=tenant.domain, environment=tenant.environment)
+        return ctx
 
     def _wanted(self) -> set[Key]:
         keys = {d.key for d in self.plan.platform}
@@ -272,7 +279,12 @@ class ClusterSync:
             if key[0] == "Namespace":
                 name = key[2]
                 if self.settings.is_protected_namespace(name):
-                    log.error("cluster %s: refusing to prune protected namespace %s", self.plan.cluster, name)
+                    log.error(
+                        "cluster %s: refusing to prune protected namespace %s",
+                        self.plan.cluster,
+                        name,
+                        extra=self._ctx(None),
+                    )
                     return
                 if obj["metadata"].get("deletionTimestamp"):
                     return
@@ -287,7 +299,7 @@ class ClusterSync:
                 await self.kube.delete(key[0], key[2], key[1], uid=obj["metadata"].get("uid"))
                 action = "pruned"
         except KubeError as exc:
-            log.warning("cluster %s: pruning %s failed: %s", self.plan.cluster, what, exc)
+            log.warning("cluster %s: pruning %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(None))
             if tenant_key:
                 self.report.leftovers.add(tenant_key)
             if outcome is not None:
