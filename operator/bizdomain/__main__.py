@@ -1,43 +1,113 @@
-"""``python -m bizdomain``: run the operator (kopf) against the host in KUBECONFIG or in-cluster."""
+"""``python -m bizdomain``: run the operator (kopf) against the host in KUBECONFIG or in-cluster.
+
+With ``--leader-election`` (the Helm chart's default) a replica first waits for the Lease
+(see :mod:`bizdomain.leader`) and only then starts kopf; it exits if it loses the Lease,
+so two replicas never write at the same time.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import socket
 import sys
+import uuid
+from urllib.parse import urlparse
 
 import kopf
+from aiohttp import web
 from prometheus_client import start_http_server
 
 import bizdomain.handlers  # noqa: F401  (registers the handlers)
+from bizdomain.config import Settings
+from bizdomain.hostclient import host_kube
+from bizdomain.leader import Elector, LeaseConfig
 from bizdomain.logs import setup_logging
 
+log = logging.getLogger("bizdomain")
 
-def main(argv: list[str] | None = None) -> int:
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bizdomain", description="Run the bizdomain operator.")
     parser.add_argument("--liveness", default="", help="e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)")
     parser.add_argument("--metrics-address", default="127.0.0.1")
-    parser.add_argument("--peering", default="", help="kopf peering name for HA (one active replica)")
-    parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    parser.add_argument("--leader-election", action="store_true", help="run only while holding the Lease")
+    parser.add_argument("--lease-name", default="bizdomain-leader")
+    parser.add_argument("--lease-duration", type=float, default=15.0, help="seconds")
+    parser.add_argument("--lease-retry", type=float, default=2.0, help="seconds between renewals")
     parser.add_argument("--log-format", choices=("plain", "json"), default="plain")
     parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+async def _operator(args: argparse.Namespace, stop_flag: asyncio.Event | None = None) -> None:
+    await kopf.operator(
+        clusterwide=True,
+        standalone=True,
+        liveness_endpoint=args.liveness or None,
+        stop_flag=stop_flag,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _standby_probe(url: str):  # type: ignore[no-untyped-def]
+    """Answer the liveness probe while waiting for the Lease (kopf serves it once running)."""
+    if not url:
+        yield
+        return
+    parsed = urlparse(url)
+    app = web.Application()
+
+    async def alive(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"standby": True})
+
+    app.router.add_get(parsed.path or "/", alive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, parsed.hostname, parsed.port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def _with_leader_election(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    kube = await host_kube(settings)
+    identity = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    config = LeaseConfig(settings.namespace, args.lease_name, identity, args.lease_duration, args.lease_retry)
+    elector = Elector(kube, config)
+    try:
+        async with _standby_probe(args.liveness):
+            await elector.acquire()
+        log.info("leader election: %s is the active replica", identity)
+        stop_flag = asyncio.Event()
+        keeper = asyncio.create_task(elector.keep(), name="bizdomain-lease")
+        operator = asyncio.create_task(_operator(args, stop_flag), name="bizdomain-kopf")
+        done, _ = await asyncio.wait({keeper, operator}, return_when=asyncio.FIRST_COMPLETED)
+        if keeper in done:  # lost the Lease: stop writing at once, exit so the pod restarts
+            stop_flag.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(operator, timeout=args.lease_duration / 2)
+            return 1
+        keeper.cancel()
+        await elector.release()
+        return 0
+    finally:
+        await kube.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     setup_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_address)
-
-    asyncio.run(
-        kopf.operator(
-            clusterwide=True,
-            standalone=not args.peering,
-            peering_name=args.peering or None,
-            priority=args.priority,
-            liveness_endpoint=args.liveness or None,
-        )
-    )
+    if args.leader_election:
+        return asyncio.run(_with_leader_election(args))
+    asyncio.run(_operator(args))
     return 0
 
 

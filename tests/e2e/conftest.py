@@ -45,13 +45,22 @@ class OperatorProcess:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0
+    extra_args: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         self.metrics_port = free_port()
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.env}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bizdomain", "--metrics-port", str(self.metrics_port), "--verbose"],
+                [
+                    sys.executable,
+                    "-m",
+                    "bizdomain",
+                    "--metrics-port",
+                    str(self.metrics_port),
+                    "--verbose",
+                    *self.extra_args,
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
