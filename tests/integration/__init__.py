@@ -1,0 +1,1 @@
+"""Tests against the real local API servers (no operator running)."""
