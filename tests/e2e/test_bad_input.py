@@ -1,0 +1,214 @@
+"""Bad input, table-driven: malformed and hostile objects are refused at admission (schema, CEL)
+where the API server can say so, otherwise reported in status; in every case nothing on any
+member is created, changed or deleted wrongly (a snapshot of each member before and after)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+
+from support import wait_until
+
+from .conftest import MEMBERS, Platform, binding_doc, domain_doc
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
+Doc = dict[str, Any]
+KINDS = "namespaces,rolebindings,resourcequotas,limitranges,networkpolicies,workspaces"
+
+
+def with_spec(doc: Doc, **spec: Any) -> Doc:
+    out = copy.deepcopy(doc)
+    out["spec"].update(spec)
+    return out
+
+
+def member_doc(name: str, **spec: Any) -> Doc:
+    body = {"kubeconfigSecretRef": {"name": f"member-{name}"}, "environments": ["dev"], **spec}
+    return {"apiVersion": "bizdomain.io/v1alpha1", "kind": "MemberCluster", "metadata": {"name": name}, "spec": body}
+
+
+@dataclass(frozen=True)
+class Case:
+    """Valid `setup` docs first (waited Ready), then the `bad` docs; `refused` or `reason` is expected."""
+
+    id: str
+    bad: Callable[[str], list[Doc]]
+    refused: str = ""  # a substring of kubectl's error when admission refuses
+    reason: str = ""  # else the binding's Ready=False reason (or a message substring with `message`)
+    message: str = ""
+    setup: Callable[[str], list[Doc]] = field(default=lambda d: [])
+    binding: str = "dev"  # whose status to read
+
+
+def D(d: str, **spec: Any) -> Doc:  # a short name: the table reads better
+    return domain_doc(d, **spec)
+
+
+def B(d: str, env: str = "dev", **spec: Any) -> Doc:
+    return binding_doc(d, env, **spec)
+
+
+def renamed(doc: Doc, name: str) -> Doc:
+    out = copy.deepcopy(doc)
+    out["metadata"]["name"] = name
+    return out
+
+
+ROBOT = {"kind": "Robot", "name": "r2d2"}
+SA_NO_NS = {"kind": "ServiceAccount", "name": "ci"}
+CASES = [
+    # --- BusinessDomain, refused at admission
+    Case("domain-name-uppercase", lambda d: [renamed(D(d), d.upper())], refused="lowercase"),
+    Case("domain-name-too-long", lambda d: [renamed(D(d), "x" * 41)], refused="at most 40 characters"),
+    Case("domain-name-starts-with-digit", lambda d: [renamed(D(d), "9" + d)], refused="starting with a letter"),
+    Case("display-name-empty", lambda d: [D(d, displayName="")], refused="spec.displayName"),
+    Case("display-name-too-long", lambda d: [D(d, displayName="长" * 129)], refused="Too long"),
+    Case("description-too-long", lambda d: [D(d, description="x" * 2049)], refused="Too long"),
+    Case("no-owners", lambda d: [D(d, owners=[])], refused="spec.owners"),
+    Case("subject-kind-robot", lambda d: [D(d, owners=[ROBOT])], refused='Unsupported value: "Robot"'),
+    Case("sa-without-namespace", lambda d: [D(d, owners=[SA_NO_NS])], refused="namespace is required"),
+    Case("user-with-namespace", lambda d: [D(d, owners=[{"kind": "User", "name": "u", "namespace": "x"}])],
+         refused="not allowed for a User"),
+    Case("user-system-admin", lambda d: [D(d, owners=[{"kind": "User", "name": "system:admin"}])],
+         refused="system: identity"),
+    Case("group-system-masters", lambda d: [D(d, owners=[{"kind": "Group", "name": "system:masters"}])],
+         refused="whole class of identities"),
+    Case("quota-negative", lambda d: [D(d, quota={"cpu": "-1"})], refused="non-negative Kubernetes quantity"),
+    Case("quota-negative-int", lambda d: [D(d, quota={"pods": -5})], refused="non-negative Kubernetes quantity"),
+    Case("quota-malformed", lambda d: [D(d, quota={"cpu": "4 cores"})], refused="non-negative Kubernetes quantity"),
+    Case("quota-key-with-space", lambda d: [D(d, quota={"my cpu": "1"})], refused="resource names"),
+    Case("limits-negative", lambda d: [D(d, limits={"default": {"cpu": "-500m"}})],
+         refused="non-negative Kubernetes quantity"),
+    Case("project-default", lambda d: [D(d, projects=[{"name": "default"}])], refused="may not be named default"),
+    Case("project-kube-system", lambda d: [D(d, projects=[{"name": "kube-system"}])], refused="start with kube-"),
+    Case("project-bad-name", lambda d: [D(d, projects=[{"name": "Web_App"}])], refused="spec.projects[0].name"),
+    Case("duplicate-department", lambda d: [D(d, departments=[{"name": "qa"}, {"name": "qa"}])],
+         refused="Duplicate value"),
+    Case("duplicate-project", lambda d: [D(d, projects=[{"name": "a"}, {"name": "a"}])], refused="Duplicate value"),
+    Case("too-many-departments", lambda d: [D(d, departments=[{"name": f"d{i}"} for i in range(51)])],
+         refused="must have at most 50 items"),
+    Case("unknown-field", lambda d: [D(d, colour="blue")], refused='unknown field "spec.colour"'),
+    Case("deletion-policy-destroy", lambda d: [D(d, deletionPolicy="Destroy")], refused='Unsupported value: "Destroy"'),
+    # --- EnvironmentBinding, refused at admission
+    Case("role-cluster-admin", lambda d: [B(d, access=[{"department": "sre", "role": "cluster-admin"}])],
+         refused="can never be granted", setup=lambda d: [D(d)]),
+    Case("role-system", lambda d: [B(d, access=[{"department": "sre", "role": "system:aggregate-to-edit"}])],
+         refused="can never be granted", setup=lambda d: [D(d)]),
+    Case("role-malformed", lambda d: [B(d, access=[{"department": "sre", "role": "Admin!"}])],
+         refused="spec.access[0].role", setup=lambda d: [D(d)]),
+    Case("binding-name-not-environment", lambda d: [renamed(B(d), "development")],
+         refused="named after its environment", setup=lambda d: [D(d)]),
+    Case("template-without-project", lambda d: [B(d, namespaceTemplate="{domain}-{environment}")],
+         refused="must contain {project}", setup=lambda d: [D(d)]),
+    Case("template-unknown-placeholder", lambda d: [B(d, namespaceTemplate="{foo}-{project}")],
+         refused="spec.namespaceTemplate", setup=lambda d: [D(d)]),
+    Case("clusters-names-and-selector",
+         lambda d: [B(d, clusters={"names": ["dev"], "selector": {"matchLabels": {"a": "b"}}})],
+         refused="not both", setup=lambda d: [D(d)]),
+    Case("environment-too-long", lambda d: [renamed(B(d, environment="e" * 21), "e" * 21)],
+         refused="spec.environment", setup=lambda d: [D(d)]),
+    Case("duplicate-access-entry",
+         lambda d: [B(d, access=[{"department": "sre", "role": "admin"}, {"department": "sre", "role": "viewer"}])],
+         refused="Duplicate value", setup=lambda d: [D(d)]),
+    Case("deployer-kind-robot", lambda d: [B(d, deployers=[ROBOT])], refused='Unsupported value: "Robot"',
+         setup=lambda d: [D(d)]),
+    Case("environment-changed", lambda d: [with_spec(B(d, "dev"), environment="prod")],
+         refused="environment is immutable", setup=lambda d: [D(d), B(d)]),
+    # --- MemberCluster, refused at admission
+    Case("member-no-environments", lambda d: [member_doc(d, environments=[])], refused="spec.environments"),
+    Case("member-no-secret", lambda d: [{**member_doc(d), "spec": {"environments": ["dev"]}}],
+         refused="spec.kubeconfigSecretRef"),
+    Case("member-name-uppercase", lambda d: [renamed(member_doc(d), d.upper())], refused="lowercase"),
+    # --- accepted by the API server, refused by the operator in status (the tenant is frozen)
+    Case("unknown-department", lambda d: [B(d, access=[{"department": "marketing", "role": "viewer"}])],
+         reason="UnknownDepartment", setup=lambda d: [D(d), B(d)]),
+    Case("role-not-allow-listed", lambda d: [B(d, access=[{"department": "sre", "role": "edit"}])],
+         reason="RoleNotAllowed", setup=lambda d: [D(d), B(d)]),
+    Case("namespace-too-long", lambda d: [B(d, namespaceTemplate="{domain}-{project}-{environment}-" + "x" * 20)],
+         reason="InvalidSpec", setup=lambda d: [D(d, projects=[{"name": "p" * 40}]), B(d)]),
+    Case("unknown-cluster", lambda d: [B(d, clusters={"names": ["dev", "nowhere"]})], reason="UnknownCluster",
+         setup=lambda d: [D(d)]),
+    Case("no-cluster-serves-environment", lambda d: [B(d, "staging")], reason="NoClusters", binding="staging",
+         setup=lambda d: [D(d)]),
+    Case("protected-namespace-from-template", lambda d: [B(d, namespaceTemplate="kube-{project}")],
+         reason="NamespaceProtected", setup=lambda d: [D(d)]),
+    Case("two-environments-one-namespace", lambda d: [B(d, "qa", clusters={"names": ["dev"]})],
+         reason="NamespaceConflict", binding="qa", setup=lambda d: [D(d), B(d)]),
+    Case("delete-in-prod", lambda d: [B(d, "prod", deletionPolicy="Delete")], binding="prod",
+         message="not allowed in the protected environment", setup=lambda d: [D(d)]),
+]  # fmt: skip
+
+
+def snapshot(platform: Platform, domain: str) -> dict[str, Any]:
+    """Every member's namespaces (uid, labels) and every object of the domain (resourceVersion)."""
+    out: dict[str, Any] = {}
+    for member in MEMBERS:
+        k = platform.member(member)
+        for ns in json.loads(k.kubectl("get", "namespaces", "-o", "json").stdout)["items"]:
+            meta = ns["metadata"]
+            if (meta.get("labels") or {}).get("bizdomain.io/domain", domain) != domain:
+                continue  # another test's domain, possibly still being cleaned up
+            out[f"{member}/ns/{meta['name']}"] = (meta["uid"], json.dumps(meta.get("labels"), sort_keys=True))
+        items = json.loads(k.kubectl("get", KINDS, "-A", "-o", "json", "-l", f"bizdomain.io/domain={domain}").stdout)
+        for obj in items["items"]:
+            meta = obj["metadata"]
+            out[f"{member}/{obj['kind']}/{meta.get('namespace')}/{meta['name']}"] = meta["resourceVersion"]
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(platform: Platform, unique_name: str, case: Case) -> None:
+    d = unique_name
+    try:
+        for doc in case.setup(d):
+            platform.apply(doc)
+            if doc["kind"] == "BusinessDomain":
+                platform.wait_host_namespace(d)
+        for doc in case.setup(d):
+            if doc["kind"] == "EnvironmentBinding":
+                platform.wait_binding(d, doc["spec"]["environment"])
+        before = snapshot(platform, d)
+        text = "\n---\n".join(yaml.safe_dump(doc, allow_unicode=True) for doc in case.bad(d))
+        result = platform.host.kubectl("apply", "-f", "-", input=text, check=False)
+        if case.refused:
+            assert result.returncode != 0, f"accepted: {result.stdout}"
+            assert case.refused in result.stderr, result.stderr
+        else:
+            assert result.returncode == 0, result.stderr
+            binding = platform.wait_binding(d, case.binding, status="False" if case.reason else "True")
+            if case.reason:
+                binding = wait_until(
+                    lambda: (
+                        (b := platform.get("environmentbinding", case.binding, f"domain-{d}"))
+                        and platform.condition(b).get("reason") == case.reason
+                        and b
+                    ),
+                    timeout=30,
+                    what=f"reason {case.reason}",
+                )
+            cond = platform.condition(binding)
+            if case.reason:
+                assert cond["reason"] == case.reason, cond
+            assert case.message in cond["message"], cond
+            events = platform.host.kubectl("get", "events", "-n", f"domain-{d}", "-o", "json").stdout
+            if case.reason in {"UnknownDepartment", "RoleNotAllowed", "NamespaceConflict", "NamespaceProtected"}:
+                assert case.reason in {e["reason"] for e in json.loads(events)["items"]}
+        after = snapshot(platform, d)
+        if case.id in {"no-cluster-serves-environment", "delete-in-prod", "unknown-cluster",
+                       "protected-namespace-from-template"}:  # fmt: skip
+            # these create (only) what the valid part of the binding asks for; nothing else moved
+            changed = {k for k in before if before[k] != after.get(k)}
+            assert changed == set(), changed
+        elif case.id == "two-environments-one-namespace":
+            # the qa binding gets only its Workspace (saying NamespaceConflict); dev's namespace is untouched
+            assert {k: v for k, v in after.items() if k != f"dev/Workspace/None/{d}.qa"} == before
+        else:
+            assert after == before
+    finally:
+        platform.delete("businessdomain", d, wait=False)
