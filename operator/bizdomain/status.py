@@ -44,7 +44,7 @@ def _conditions(verdict: Verdict, generation: int, previous: list[dict[str, Any]
     """Ready, Reconciling and Degraded; lastTransitionTime kept unless the status flipped."""
     old = {c.get("type"): c for c in previous}
     wanted = [
-        (names.COND_READY, verdict.ready, verdict.reason if not verdict.ready else names.Reason.RECONCILED),
+        (names.COND_READY, verdict.ready, verdict.reason),
         (
             names.COND_RECONCILING,
             verdict.reconciling,
@@ -215,11 +215,18 @@ def domain_status(
                 for b, bs in bindings
                 if (b.spec.environment if b.spec else b.name) in {e.environment for e in not_ready}
             )
+            unready = {e.environment for e in not_ready}
+            failing = [
+                c.reason
+                for b, bs in bindings
+                for c in bs.conditions
+                if c.type == names.COND_READY and (b.spec.environment if b.spec else b.name) in unready
+            ]
             verdict = Verdict(
                 False,
                 reconciling,
                 not reconciling,
-                names.Reason.PROGRESSING if reconciling else names.Reason.SYNC_FAILED,
+                names.Reason.PROGRESSING if reconciling else (failing[0] if failing else names.Reason.SYNC_FAILED),
                 "not ready in " + ", ".join(e.environment for e in not_ready),
             )
         else:

@@ -286,10 +286,10 @@ def test_domain_degraded_when_an_environment_fails_and_the_cluster_entries_say_w
 
     status = domain_status(factories.domain(), [dev, prod], SETTINGS)
 
-    assert conditions(status.conditions) == {
-        "Ready": ("False", names.Reason.SYNC_FAILED),
+    assert conditions(status.conditions) == {  # the domain carries the failing binding's reason
+        "Ready": ("False", names.Reason.CLUSTER_UNREACHABLE),
         "Reconciling": ("False", "Idle"),
-        "Degraded": ("True", names.Reason.SYNC_FAILED),
+        "Degraded": ("True", names.Reason.CLUSTER_UNREACHABLE),
     }
     assert condition(status.conditions, "Ready").message == "not ready in dev"
     dev_env = status.environments[0]
@@ -342,7 +342,7 @@ def test_domain_keeps_last_transition_time_when_nothing_flipped() -> None:
 def test_member_reachable() -> None:
     status = member_status(factories.member("dev"), ok_report("dev"), "v1.31.0")
     # A ready condition's reason is always Reconciled; the message says what was seen.
-    assert conditions(status.conditions)["Ready"] == ("True", names.Reason.RECONCILED)
+    assert conditions(status.conditions)["Ready"] == ("True", names.Reason.REACHABLE)
     assert condition(status.conditions, "Ready").message == "reachable, Kubernetes v1.31.0"
     assert status.kubernetes_version == "v1.31.0"
     assert status.last_probe_time

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from bizdomain.api.common import (
     DNS_LABEL,
@@ -75,6 +75,12 @@ class ClusterSelection(ApiModel):
     names: Annotated[list[DnsLabel], Field(max_length=64)] | None = None
     selector: LabelSelector | None = None
 
+    @model_validator(mode="after")
+    def _admission_rules(self) -> ClusterSelection:
+        if self.names is not None and self.selector is not None:
+            raise ValueError("give cluster names or a selector, not both")
+        return self
+
 
 class AccessEntry(ApiModel):
     """One row of the access matrix: a department and the role it has in this environment."""
@@ -121,6 +127,16 @@ class EnvironmentBindingSpec(ApiModel):
     deletion_policy: DeletionPolicy | None = Field(
         None, description="Retain (the domain's default) leaves namespaces; Delete removes them."
     )
+
+    @model_validator(mode="after")
+    def _admission_rules(self) -> EnvironmentBindingSpec:
+        # The CEL rules, again, for objects stored before they existed.
+        if "{project}" not in self.namespace_template:
+            raise ValueError("namespaceTemplate must contain {project}")
+        for entry in self.access:
+            if entry.role == "cluster-admin" or entry.role.startswith("system:"):
+                raise ValueError("cluster-admin and system: roles can never be granted to a domain")
+        return self
 
     def namespace_for(self, domain: str, project: str) -> str:
         return (

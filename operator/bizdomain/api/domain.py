@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from bizdomain.api.common import (
     ApiModel,
@@ -50,6 +50,13 @@ class Project(ApiModel):
     environments: Annotated[list[DnsLabel], Field(max_length=16)] | None = Field(
         None, description="Only in these environments; every bound environment when unset."
     )
+
+    @model_validator(mode="after")
+    def _admission_rules(self) -> Project:
+        # The same rule as the CEL one above, for objects stored before it existed.
+        if self.name == "default" or self.name.startswith("kube-"):
+            raise ValueError("a project may not be named default or start with kube-")
+        return self
 
     def in_environment(self, environment: str) -> bool:
         return self.environments is None or environment in self.environments

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bizdomain import names
+from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec
 from bizdomain.config import Settings
 from bizdomain.plan import Desired, TenantPlan, desired_tenant, tenant_labels
 from unit import factories, strategies
@@ -321,13 +322,9 @@ def test_namespace_template(template: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("project", "settings"),
     [
-        pytest.param("kube-system", SETTINGS, id="kube-system"),
-        pytest.param("kube-anything", SETTINGS, id="kube-prefix"),
-        pytest.param("default", SETTINGS, id="default"),
         pytest.param("bizdomain-system", SETTINGS, id="operator-namespace"),
         pytest.param("ops", Settings(namespace="ops"), id="configured-operator-namespace"),
         pytest.param("vault", Settings(protected_namespaces=("vault",)), id="configured-list"),
-        pytest.param("default", Settings(protected_namespaces=("vault",)), id="default-with-configured-list"),
     ],
 )
 def test_protected_namespaces_are_dropped_with_a_problem(project: str, settings: Settings) -> None:
@@ -338,6 +335,31 @@ def test_protected_namespaces_are_dropped_with_a_problem(project: str, settings:
     assert reasons(plan) == [names.Reason.NAMESPACE_PROTECTED]
     assert project in plan.problems[0].message
     assert not plan.frozen, "the other projects still converge"
+
+
+@pytest.mark.parametrize("project", ["kube-system", "kube-anything", "default"])
+def test_projects_named_like_platform_namespaces_are_refused_by_the_model(project: str) -> None:
+    with pytest.raises(ValueError, match="may not be named default or start with kube-"):
+        BusinessDomainSpec.model_validate(factories.domain_spec_dict(projects=[{"name": project}]))
+
+
+@pytest.mark.parametrize(
+    ("template", "project", "settings"),
+    [
+        pytest.param("de{project}", "fault", SETTINGS, id="default"),
+        pytest.param(
+            "de{project}", "fault", Settings(protected_namespaces=("vault",)), id="default-with-configured-list"
+        ),
+    ],
+)
+def test_template_that_spells_default_is_dropped(template: str, project: str, settings: Settings) -> None:
+    plan = plan_for(
+        factories.domain_spec_dict(projects=[{"name": project}]),
+        factories.binding_spec_dict(namespaceTemplate=template),
+        settings,
+    )
+    assert plan.namespaces == []
+    assert reasons(plan) == [names.Reason.NAMESPACE_PROTECTED]
 
 
 def test_template_that_spells_a_protected_namespace_is_dropped() -> None:
@@ -368,10 +390,13 @@ def test_unknown_department_freezes_the_tenant() -> None:
     assert_frozen(plan, names.Reason.UNKNOWN_DEPARTMENT, "'marketing'", "backend, sre")
 
 
-@pytest.mark.parametrize(
-    "role",
-    ["monitoring-reader", "cluster-admin", "system:aggregate-to-admin", "edit"],
-)
+@pytest.mark.parametrize("role", ["cluster-admin", "system:aggregate-to-admin"])
+def test_cluster_admin_and_system_roles_are_refused_by_the_model(role: str) -> None:
+    with pytest.raises(ValueError, match="can never be granted"):
+        EnvironmentBindingSpec.model_validate(factories.binding_spec_dict(access=[{"department": "sre", "role": role}]))
+
+
+@pytest.mark.parametrize("role", ["monitoring-reader", "edit"])
 def test_role_not_allow_listed_freezes_the_tenant(role: str) -> None:
     plan = plan_for(full_domain(), factories.binding_spec_dict(access=[{"department": "sre", "role": role}]))
     assert_frozen(plan, names.Reason.ROLE_NOT_ALLOWED, repr(role))
