@@ -103,18 +103,19 @@ def _changed(kind: str, body: kopf.Body, event: kopf.RawEvent) -> bool:
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
 async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A domain changed: re-plan every cluster."""
+    """A domain changed: every cluster syncs that domain."""
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_DOMAIN, body, event):
-        runtime.poke()
+        runtime.poke(domain=body.get("metadata", {}).get("name"))
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_BINDING)
 async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A binding changed: re-plan every cluster."""
+    """A binding changed: every cluster syncs its domain."""
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_BINDING, body, event):
-        runtime.poke()
+        namespace = body.get("metadata", {}).get("namespace") or ""
+        runtime.poke(domain=domain_for_namespace(namespace, runtime.settings))
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
@@ -138,7 +139,7 @@ def _wait_for_cleanup(
     elapsed: float,
     what: str,
 ) -> None:
-    runtime.poke()
+    runtime.poke(domain=domain)
     done, blocked = runtime.cleanup_state(domain, environment, _since(started))
     if done:
         return

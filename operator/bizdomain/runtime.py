@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain import metrics, names
@@ -25,12 +25,14 @@ from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, desired_host, plan_cluster
 from bizdomain.status import binding_status, domain_status, member_status, now
-from bizdomain.sync import ClusterReport, sync_cluster
+from bizdomain.sync import ClusterReport, TenantOutcome, sync_cluster
 from bizdomain.sync.host import sync_host
 
 log = logging.getLogger(__name__)
 
 WorldSource = Callable[[], World]
+# A change to at most this many domains is synced by a partial pass; more, by a full one.
+PARTIAL_LIMIT = 32
 
 
 @dataclass
@@ -38,8 +40,13 @@ class Pass:
     """A cluster report with when its pass started (wall clock) and its sequence number."""
 
     report: ClusterReport
-    started: datetime.datetime
+    started: datetime.datetime  # when the last *full* pass started
     seq: int
+    covered: dict[str, datetime.datetime] = field(default_factory=dict)  # domain -> newest partial pass
+
+    def synced_since(self, domain: str, since: datetime.datetime) -> bool:
+        partial = self.covered.get(domain)
+        return self.started >= since or (partial is not None and partial >= since)
 
 
 def world_from_indexes(indexes: Mapping[str, Any]) -> World:
@@ -67,6 +74,7 @@ class Runtime:
         self._world: WorldSource | None = None
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self._dirty: dict[str, set[str] | None] = {}  # cluster -> domains to sync (None: everything)
         self._status_wake = asyncio.Event()
         self._host_wake = asyncio.Event()
         self._members_changed = asyncio.Event()
@@ -74,7 +82,8 @@ class Runtime:
         self._seq = itertools.count(1)
         self._written: dict[tuple[str, str | None, str], tuple[dict[str, Any], float]] = {}
         self._events_seen: dict[tuple[str, str, str], str] = {}
-        self._reports_seen: dict[str, int] = {}
+        # What each pass did per tenant, kept until the status writer turns it into Events.
+        self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -92,9 +101,15 @@ class Runtime:
     def world(self) -> World:
         return self._world() if self._world else World()
 
-    def poke(self, *, members_changed: bool = False) -> None:
-        """Something on the host changed: every worker syncs soon."""
-        for event in self._wake.values():
+    def poke(self, *, domain: str | None = None, members_changed: bool = False) -> None:
+        """Something on the host changed: every worker syncs soon (only ``domain``, when given)."""
+        for cluster, event in self._wake.items():
+            dirty = self._dirty.get(cluster, set())
+            if domain is None or dirty is None:
+                self._dirty[cluster] = None
+            else:
+                dirty.add(domain)
+                self._dirty[cluster] = dirty
             event.set()
         self._host_wake.set()
         self._status_wake.set()
@@ -118,10 +133,12 @@ class Runtime:
             members = {name for name, m in self.world().members.items() if not m.deleting}
             for name in members - self._workers.keys():
                 self._wake[name] = asyncio.Event()
+                self._dirty[name] = None
                 self._workers[name] = asyncio.create_task(self._worker(name), name=f"bizdomain-member-{name}")
             for name in self._workers.keys() - members:
                 self._workers.pop(name).cancel()
                 self._wake.pop(name, None)
+                self._dirty.pop(name, None)
                 self.passes.pop(name, None)
                 await self.clients.forget(name)
             with contextlib.suppress(TimeoutError):
@@ -129,33 +146,43 @@ class Runtime:
             self._members_changed.clear()
 
     async def _worker(self, name: str) -> None:
+        """Full passes on the resync timer (and after failures), partial ones for a few changed domains."""
         wake = self._wake[name]
         failures = 0
+        full_due = time.monotonic()
         while True:
             wake.clear()
+            dirty = self._dirty.get(name)
+            self._dirty[name] = set()
+            full = dirty is None or len(dirty) > PARTIAL_LIMIT or failures > 0 or time.monotonic() >= full_due
+            scope = None if full or dirty is None else frozenset(dirty)
             report = None
             try:
-                report = await self.sync_member(name)
+                report = await self.sync_member(name, scope)
             except Exception:  # a bug must not kill the worker: log it, retry next round
                 log.exception("cluster %s: sync pass crashed", name)
             self._status_wake.set()
             failed = report is None or not report.ok or any(not t.ok for t in report.tenants.values())
             failures = failures + 1 if failed else 0
+            if scope is None and not failed:
+                full_due = time.monotonic() + self.settings.resync_seconds
             # After a failure retry soon (1s, 2s, 4s, ... up to the resync interval).
-            delay = min(self.settings.resync_seconds, 2 ** (failures - 1)) if failures else self.settings.resync_seconds
+            delay = min(self.settings.resync_seconds, 2 ** (failures - 1)) if failures else full_due - time.monotonic()
+            if self._dirty.get(name) != set():
+                delay = 0  # changes arrived during the pass
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=delay)
+                await asyncio.wait_for(wake.wait(), timeout=max(delay, 0))
             await asyncio.sleep(self.settings.debounce_seconds)
 
-    async def sync_member(self, name: str) -> ClusterReport | None:
-        """One pass over one member; the report is kept for status and deletion checks."""
+    async def sync_member(self, name: str, scope: frozenset[str] | None = None) -> ClusterReport | None:
+        """One pass over one member (full, or partial over ``scope``); kept for status and deletions."""
         world = self.world()
         member = world.members.get(name)
         if member is None:
             return None
         started = datetime.datetime.now(datetime.UTC)
         clock = time.monotonic()
-        report = await self._pass(member, world)
+        report = await self._pass(member, world, scope)
         elapsed = time.monotonic() - clock
         metrics.RECONCILE_SECONDS.labels(name).observe(elapsed)
         metrics.RECONCILES.labels(name, "success" if report.ok else "error").inc()
@@ -178,10 +205,36 @@ class Runtime:
                     extra={"cluster": name, "domain": domain, "environment": environment},
                 )
         log.debug("cluster %s: pass took %.3fs, %d writes", name, elapsed, report.writes, extra={"cluster": name})
-        self.passes[name] = Pass(report, started, next(self._seq))
+        self._record(name, report, started, scope)
         return report
 
-    async def _pass(self, member: MemberRecord, world: World) -> ClusterReport:
+    def _record(
+        self, name: str, report: ClusterReport, started: datetime.datetime, scope: frozenset[str] | None
+    ) -> None:
+        """Keep a full pass as is; merge a partial one into the last full pass's report."""
+        for key, o in report.tenants.items():
+            if o.problems or o.errors or o.created or o.updated or o.corrected or o.pruned or o.released:
+                self._outcomes.setdefault(key, []).append((name, o))
+        previous = self.passes.get(name)
+        if scope is None or previous is None or not report.ok or not previous.report.ok:
+            self.passes[name] = Pass(report, started, next(self._seq))
+            if scope is not None:
+                self._dirty[name] = None  # a partial pass is no baseline: do a full one next
+            return
+        old = previous.report
+        merged = ClusterReport(
+            name,
+            ok=True,
+            reason=old.reason,
+            message=old.message,
+            tenants={**{k: v for k, v in old.tenants.items() if k[0] not in scope}, **report.tenants},
+            leftovers={k for k in old.leftovers if k[0] not in scope} | report.leftovers,
+            writes=report.writes,
+        )
+        covered = {**previous.covered, **dict.fromkeys(scope, started)}
+        self.passes[name] = Pass(merged, previous.started, next(self._seq), covered)
+
+    async def _pass(self, member: MemberRecord, world: World, scope: frozenset[str] | None) -> ClusterReport:
         if member.spec is None:
             return ClusterReport(member.name, ok=False, reason=names.Reason.INVALID_SPEC, message=member.error or "")
         ref = member.spec.kubeconfig_secret_ref
@@ -203,7 +256,7 @@ class Runtime:
                     member.name, ok=False, reason=reason, message=f"cannot reach the API server: {exc}"
                 )
         plan = plan_cluster(member, world, self.settings)
-        return await sync_cluster(kube, plan, self.settings)
+        return await sync_cluster(kube, plan, self.settings, scope)
 
     # ---- host footprint ------------------------------------------------------------------
 
@@ -233,7 +286,7 @@ class Runtime:
             if member.deleting:
                 continue
             last = self.passes.get(name)
-            if last is None or last.started < since:
+            if last is None or not last.synced_since(domain, since):
                 done = False
                 continue
             if not last.report.ok:
@@ -259,6 +312,7 @@ class Runtime:
     async def write_statuses(self) -> None:
         world = self.world()
         reports = {name: p.report for name, p in self.passes.items()}
+        pending, self._outcomes = self._outcomes, {}
         writes: list[Any] = []
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
         for binding in world.bindings.values():
@@ -268,7 +322,9 @@ class Runtime:
             writes.append(
                 self._write(names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire())
             )
-            writes.extend(self._events_for(binding, status))
+            if binding.spec is not None and status.domain is not None:
+                outcomes = pending.get((status.domain, binding.spec.environment), [])
+                writes.extend(self._events_for(binding, status, outcomes))
         ready = {"True": 0, "False": 0}
         for domain in world.domains.values():
             dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
@@ -286,7 +342,6 @@ class Runtime:
                 self._events_seen[seen] = f"{cond.status}:{cond.message}"
                 type_ = "Normal" if cond.status == "True" else "Warning"
                 writes.append(self.event(member, type_, cond.reason, cond.message))
-        self._reports_seen = {name: p.seq for name, p in self.passes.items()}
         await asyncio.gather(*writes)
 
     async def _write(
@@ -315,18 +370,10 @@ class Runtime:
         metrics.STATUS_WRITES.labels(kind).inc()
         self._written[key] = (new, time.monotonic())
 
-    def _events_for(self, binding: BindingRecord, status: Any) -> list[Any]:
-        """Events for what the newest passes did to this binding's tenant, and new problems."""
+    def _events_for(self, binding: BindingRecord, status: Any, outcomes: list[tuple[str, TenantOutcome]]) -> list[Any]:
+        """Events for what the passes since the last round did to this binding's tenant, and new problems."""
         out: list[Any] = []
-        if binding.spec is None or status.domain is None:
-            return out
-        key = (status.domain, binding.spec.environment)
-        for cluster, p in self.passes.items():
-            if self._reports_seen.get(cluster) == p.seq:
-                continue
-            tenant = p.report.tenants.get(key)
-            if tenant is None:
-                continue
+        for cluster, tenant in outcomes:
             for action, reason in (
                 ("created", names.Reason.CREATED),
                 ("updated", names.Reason.CREATED),

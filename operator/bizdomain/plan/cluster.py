@@ -25,6 +25,11 @@ class ClusterPlan:
     crd: Desired
     tenants: dict[tuple[str, str], TenantPlan] = field(default_factory=dict)
 
+    def scoped(self, domains: frozenset[str]) -> ClusterPlan:
+        """Only these domains' tenants (no platform objects): what a partial pass converges."""
+        tenants = {key: tenant for key, tenant in self.tenants.items() if key[0] in domains}
+        return ClusterPlan(cluster=self.cluster, platform=[], crd=self.crd, tenants=tenants)
+
     @property
     def frozen(self) -> set[tuple[str, str]]:
         """Tenants whose objects must be left exactly as they are (neither applied nor pruned)."""

@@ -94,11 +94,18 @@ def _describe(key: Key) -> str:
 
 
 class ClusterSync:
-    """One pass over one cluster. Create, call :meth:`run`, read the report."""
+    """One pass over one cluster. Create, call :meth:`run`, read the report.
 
-    def __init__(self, kube: Kube, plan: ClusterPlan, settings: Settings) -> None:
+    With ``scope`` (a set of domains) the pass is partial: it lists only those domains' objects
+    (label selector ``bizdomain.io/domain in (...)``), converges and prunes only them, and leaves
+    the platform objects to full passes. A change to one domain then costs a few small lists,
+    whatever the number of domains on the cluster.
+    """
+
+    def __init__(self, kube: Kube, plan: ClusterPlan, settings: Settings, scope: frozenset[str] | None = None) -> None:
         self.kube = kube
-        self.plan = plan
+        self.plan = plan.scoped(scope) if scope is not None else plan
+        self.scope = scope
         self.settings = settings
         self.report = ClusterReport(cluster=plan.cluster, ok=True)
         self.live: dict[Key, JSON] = {}
@@ -106,8 +113,11 @@ class ClusterSync:
 
     async def run(self) -> ClusterReport:
         try:
-            await self._ensure_crd()
-            await self._list()
+            if self.scope is None:
+                await self._ensure_crd()
+                await self._list()
+            else:
+                await self._list_scoped(self.scope)
         except KubeError as exc:
             self.report.ok = False
             self.report.reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
@@ -143,6 +153,25 @@ class ClusterSync:
         results = await asyncio.gather(
             *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED)) for kind in kinds)
         )
+        self._index(kinds, results)
+
+    async def _list_scoped(self, scope: frozenset[str]) -> None:
+        domains = f"{names.LABEL_DOMAIN} in ({','.join(sorted(scope))})"
+        kinds = ["Namespace", *TENANT_KINDS]
+        selectors = {"Namespace": domains}
+        results = await asyncio.gather(
+            *(self.kube.list(kind, label_selector=selectors.get(kind, f"{MANAGED},{domains}")) for kind in kinds)
+        )
+        self._index(kinds, results)
+        # A desired namespace we did not list may still exist without our labels: look it up by name.
+        missing = {n for t in self.plan.tenants.values() for n in t.namespaces if n not in self.namespaces}
+        found = await asyncio.gather(*(self.kube.get("Namespace", n) for n in sorted(missing)))
+        for item in found:
+            if item is not None:
+                item.setdefault("kind", "Namespace")
+                self.namespaces[item["metadata"]["name"]] = item
+
+    def _index(self, kinds: list[str], results: list[list[JSON]]) -> None:
         for kind, items in zip(kinds, results, strict=True):
             for item in items:
                 item.setdefault("kind", kind)
@@ -378,9 +407,11 @@ def _released(namespace: JSON) -> JSON:
     }
 
 
-async def sync_cluster(kube: Kube, plan: ClusterPlan, settings: Settings) -> ClusterReport:
-    """One full pass: the report says what was done, per tenant, and what could not be."""
-    return await ClusterSync(kube, plan, settings).run()
+async def sync_cluster(
+    kube: Kube, plan: ClusterPlan, settings: Settings, scope: frozenset[str] | None = None
+) -> ClusterReport:
+    """One pass (full, or only ``scope``'s domains): the report says what was done, per tenant."""
+    return await ClusterSync(kube, plan, settings, scope).run()
 
 
 def tenants_with_objects(items: Iterable[dict[str, Any]]) -> set[TenantKey]:
