@@ -17,6 +17,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -45,9 +46,10 @@ def helm(*args: str, kubeconfig: Path | None = None, check: bool = True) -> subp
     if kubeconfig is not None:
         cmd.append(f"--kubeconfig={kubeconfig}")
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy"}}
-    env.setdefault("HELM_CACHE_HOME", str(ROOT / ".cluster" / "helm-cache"))
-    env.setdefault("HELM_CONFIG_HOME", str(ROOT / ".cluster" / "helm-config"))
-    env.setdefault("HELM_DATA_HOME", str(ROOT / ".cluster" / "helm-data"))
+    # Never the user's helm configuration or repositories: a home of the tests' own.
+    home = Path(tempfile.gettempdir()) / f"bizdomain-helm-{os.getuid()}"
+    for kind in ("CACHE", "CONFIG", "DATA"):
+        env[f"HELM_{kind}_HOME"] = str(home / kind.lower())
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
