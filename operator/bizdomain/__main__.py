@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sys
 import uuid
@@ -85,6 +86,9 @@ async def _with_leader_election(args: argparse.Namespace) -> int:
             await elector.acquire()
         log.info("leader election: %s is the active replica", identity)
         stop_flag = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # stop kopf at once, then release the Lease
+            loop.add_signal_handler(sig, stop_flag.set)
         keeper = asyncio.create_task(elector.keep(), name="bizdomain-lease")
         operator = asyncio.create_task(_operator(args, stop_flag), name="bizdomain-kopf")
         done, _ = await asyncio.wait({keeper, operator}, return_when=asyncio.FIRST_COMPLETED)

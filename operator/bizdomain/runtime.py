@@ -400,9 +400,9 @@ class Runtime:
         if isinstance(record, BindingRecord):
             involved.update(kind=names.KIND_BINDING, namespace=record.namespace)
             namespace = record.namespace
-        else:
+        else:  # cluster-scoped: the API server wants such Events in "default" (as kubectl describe finds them)
             involved["kind"] = names.KIND_DOMAIN if isinstance(record, DomainRecord) else names.KIND_MEMBER
-            namespace = self.settings.namespace
+            namespace = "default"
         stamp = now()
         body = {
             "apiVersion": "v1",

@@ -26,7 +26,6 @@ CLUSTER_RULES: list[Rule] = [
     (("rbac.authorization.k8s.io",), ("rolebindings",), (), ("list", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("clusterroles",), (DOMAIN_OWNER_ROLE,), ("bind",)),
     (("",), ("events",), (), ("create",)),
-    (("apiextensions.k8s.io",), ("customresourcedefinitions",), (), ("list", "watch")),
 ]  # fmt: skip
 # ... and in the release namespace only: the members' kubeconfig Secrets, read by name, and the
 # leader-election Lease.

@@ -144,6 +144,17 @@ class Platform:
 
         return wait_until(check, timeout=timeout, interval=0.25, what=f"binding {domain}/{env} Ready={status}")
 
+    def wait_reason(self, domain: str, env: str, reason: str, timeout: float = 60) -> dict[str, Any]:
+        """The binding once its Ready condition (for the current generation) has ``reason``."""
+
+        def check() -> dict[str, Any] | None:
+            obj = self.get("environmentbinding", env, f"domain-{domain}")
+            cond = self.condition(obj)
+            gen = (obj or {}).get("metadata", {}).get("generation")
+            return obj if cond.get("reason") == reason and cond.get("observedGeneration") == gen else None
+
+        return wait_until(check, timeout=timeout, interval=0.25, what=f"binding {domain}/{env} reason {reason}")
+
     def wait_domain_not_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             obj = self.get("businessdomain", name)

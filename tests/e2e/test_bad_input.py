@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from support import wait_until
-
 from .conftest import MEMBERS, Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
@@ -181,17 +179,10 @@ def test_bad_input(platform: Platform, unique_name: str, case: Case) -> None:
             assert case.refused in result.stderr, result.stderr
         else:
             assert result.returncode == 0, result.stderr
-            binding = platform.wait_binding(d, case.binding, status="False" if case.reason else "True")
             if case.reason:
-                binding = wait_until(
-                    lambda: (
-                        (b := platform.get("environmentbinding", case.binding, f"domain-{d}"))
-                        and platform.condition(b).get("reason") == case.reason
-                        and b
-                    ),
-                    timeout=30,
-                    what=f"reason {case.reason}",
-                )
+                binding = platform.wait_reason(d, case.binding, case.reason)
+            else:
+                binding = platform.wait_binding(d, case.binding)
             cond = platform.condition(binding)
             if case.reason:
                 assert cond["reason"] == case.reason, cond

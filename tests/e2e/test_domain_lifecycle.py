@@ -151,8 +151,7 @@ def test_foreign_namespace_is_never_adopted(platform: Platform, make_domain, uni
         platform.apply(domain_doc(unique_name))
         platform.wait_host_namespace(unique_name)
         platform.apply(binding_doc(unique_name, "dev"))
-        binding = platform.wait_binding(unique_name, "dev", status="False")
-        assert platform.condition(binding)["reason"] == "NamespaceConflict"
+        binding = platform.wait_reason(unique_name, "dev", "NamespaceConflict")
         assert "not created by bizdomain" in platform.condition(binding)["message"]
         ns = platform.get("namespace", unique_name, cluster="dev")
         assert "app.kubernetes.io/managed-by" not in (ns["metadata"].get("labels") or {})
@@ -210,3 +209,15 @@ def test_delete_is_refused_in_prod(platform: Platform, make_domain, unique_name:
     assert ns is not None
     assert not ns["metadata"].get("deletionTimestamp")
     assert ns["metadata"]["labels"]["bizdomain.io/released"] == "true"
+
+
+def test_member_clusters_report_reachability(platform: Platform) -> None:
+    for member in ("dev", "prod"):
+        obj = platform.get("membercluster", member)
+        assert obj["status"]["kubernetesVersion"] == "v1.37.2"
+        assert platform.condition(obj)["reason"] == "Reachable"
+        assert obj["status"]["lastProbeTime"]
+    described = platform.host.kubectl("describe", "membercluster", "dev").stdout
+    assert "Reachable" in described.split("Events:")[-1], described
+    refused = [line for line in platform.operator.log().splitlines() if "failed" in line and ": 422 " in line]
+    assert refused == [], "an Event or write was refused"

@@ -62,7 +62,7 @@ def test_health_of_real_objects(platform: Platform, make_domain, unique_name: st
 
     # a binding naming a department the domain does not have is Degraded, with the reason
     platform.apply(binding_doc(unique_name, "dev", access=[{"department": "marketing", "role": "viewer"}]))
-    bad = platform.wait_binding(unique_name, "dev", status="False")
+    bad = platform.wait_reason(unique_name, "dev", "UnknownDepartment")
     status, message = health(bad)
     assert status == "Degraded"
     assert "marketing" in message
