@@ -7,12 +7,14 @@ becomes a record carrying the error, which freezes that tenant and is reported i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _error(exc: ValidationError) -> str:
@@ -27,13 +29,16 @@ def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
+def _parse(model: type[M], body: Mapping[str, Any]) -> tuple[M | None, str | None]:
+    try:
+        return model.model_validate(dict(body.get("spec") or {})), None
+    except ValidationError as exc:
+        return None, _error(exc)
+
+
 def domain_record(body: Mapping[str, Any]) -> DomainRecord:
     meta = _meta(body)
-    spec, error = None, None
-    try:
-        spec = BusinessDomainSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as exc:
-        error = _error(exc)
+    spec, error = _parse(BusinessDomainSpec, body)
     return DomainRecord(
         name=meta["name"],
         uid=meta.get("uid", ""),
@@ -48,11 +53,7 @@ def domain_record(body: Mapping[str, Any]) -> DomainRecord:
 
 def binding_record(body: Mapping[str, Any]) -> BindingRecord:
     meta = _meta(body)
-    spec, error = None, None
-    try:
-        spec = EnvironmentBindingSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as exc:
-        error = _error(exc)
+    spec, error = _parse(EnvironmentBindingSpec, body)
     return BindingRecord(
         namespace=meta["namespace"],
         name=meta["name"],
@@ -68,11 +69,7 @@ def binding_record(body: Mapping[str, Any]) -> BindingRecord:
 
 def member_record(body: Mapping[str, Any]) -> MemberRecord:
     meta = _meta(body)
-    spec, error = None, None
-    try:
-        spec = MemberClusterSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as exc:
-        error = _error(exc)
+    spec, error = _parse(MemberClusterSpec, body)
     return MemberRecord(
         name=meta["name"],
         spec=spec,

@@ -126,41 +126,31 @@ class Platform:
                 return dict(c)
         return {}
 
-    def wait_domain_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
-        def ready() -> dict[str, Any] | None:
-            obj = self.get("businessdomain", name)
-            cond = self.condition(obj)
-            gen = (obj or {}).get("metadata", {}).get("generation")
-            return obj if cond.get("status") == "True" and cond.get("observedGeneration") == gen else None
+    def wait_ready_condition(
+        self, kind: str, name: str, namespace: str | None = None, *, timeout: float = 60, **want: str
+    ) -> dict[str, Any]:
+        """The object once its Ready condition, for its current generation, has every ``want`` field."""
 
-        return wait_until(ready, timeout=timeout, interval=0.25, what=f"domain {name} Ready")
+        def check() -> dict[str, Any] | None:
+            obj = self.get(kind, name, namespace)
+            cond = self.condition(obj)
+            current = cond.get("observedGeneration") == (obj or {}).get("metadata", {}).get("generation")
+            return obj if current and all(cond.get(k) == v for k, v in want.items()) else None
+
+        return wait_until(check, timeout=timeout, interval=0.25, what=f"{kind} {name} Ready with {want}")
+
+    def wait_domain_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_ready_condition("businessdomain", name, timeout=timeout, status="True")
+
+    def wait_domain_not_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_ready_condition("businessdomain", name, timeout=timeout, status="False")
 
     def wait_binding(self, domain: str, env: str, status: str = "True", timeout: float = 60) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            obj = self.get("environmentbinding", env, f"domain-{domain}")
-            cond = self.condition(obj)
-            gen = (obj or {}).get("metadata", {}).get("generation")
-            return obj if cond.get("status") == status and cond.get("observedGeneration") == gen else None
-
-        return wait_until(check, timeout=timeout, interval=0.25, what=f"binding {domain}/{env} Ready={status}")
+        return self.wait_ready_condition("environmentbinding", env, f"domain-{domain}", timeout=timeout, status=status)
 
     def wait_reason(self, domain: str, env: str, reason: str, timeout: float = 60) -> dict[str, Any]:
         """The binding once its Ready condition (for the current generation) has ``reason``."""
-
-        def check() -> dict[str, Any] | None:
-            obj = self.get("environmentbinding", env, f"domain-{domain}")
-            cond = self.condition(obj)
-            gen = (obj or {}).get("metadata", {}).get("generation")
-            return obj if cond.get("reason") == reason and cond.get("observedGeneration") == gen else None
-
-        return wait_until(check, timeout=timeout, interval=0.25, what=f"binding {domain}/{env} reason {reason}")
-
-    def wait_domain_not_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            obj = self.get("businessdomain", name)
-            return obj if self.condition(obj).get("status") == "False" else None
-
-        return wait_until(check, timeout=timeout, interval=0.25, what=f"domain {name} not Ready")
+        return self.wait_ready_condition("environmentbinding", env, f"domain-{domain}", timeout=timeout, reason=reason)
 
     def wait_host_namespace(self, domain: str, timeout: float = 30) -> None:
         wait_until(
