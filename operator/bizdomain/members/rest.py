@@ -156,6 +156,9 @@ class Kube:
             data = await self.request("GET", spec.collection(), query=query)
             if not isinstance(data.get("items"), list):
                 raise KubeError(self.cluster, 0, "BadList", f"listing {kind} returned no items field")
+            for item in data["items"]:
+                # Often half of an object, and never compared: do not keep it for the whole pass.
+                (item.get("metadata") or {}).pop("managedFields", None)
             items.extend(data["items"])
             token = (data.get("metadata") or {}).get("continue")
             if not token:
