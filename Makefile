@@ -61,4 +61,11 @@ uninstall: venv ## Remove the CRDs (and so every bizdomain object) from the host
 run: cluster-up install ## Local control plane, the samples from examples/, then the operator in the foreground
 	BIZDOMAIN_BIN_DIR=$(BIN_DIR) hack/run-local.sh
 
+##@ Benchmark
+bench: venv binaries ## Operator vs the direct-apply floor at BENCH_NS domains (default "10 100 1000"); bench/results/
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,bench]'
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m bench --ns "$(or $(BENCH_NS),10 100 1000)" $(BENCH_ARGS)
+
+.PHONY: bench
+
 .PHONY: help venv binaries manifests lint fmt test cluster-up cluster-down install uninstall run

@@ -1,0 +1,203 @@
+"""The benchmark's own local control plane, the platform install, and clients to each cluster.
+
+:class:`BenchPlane` is hack/localcluster.py's ``ControlPlane`` in a state directory of the
+benchmark's own (never the checkout's ``.cluster/``, which tests and `make cluster-up` use), so
+a run can bring it up and down freely. :func:`install_platform` does what `helm install` and
+`bizdomain join` do (as tests/e2e/conftest.py's ``install_platform``); :func:`floor_identity`
+gives a floor member the same least-privilege identity `bizdomain join` creates, without
+registering it on the host. Called by :mod:`bench.run` and :mod:`bench.phases`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from bizdomain import names
+from bizdomain.cli import SERVICE_ACCOUNT, member_kubeconfig, member_objects
+from bizdomain.config import Settings
+from bizdomain.members import Kube, kube_from_kubeconfig
+from bizdomain.members.rest import KINDS
+from bizdomain.sync.engine import MANAGED, TENANT_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMESPACE = "bizdomain-system"
+BENCH_MANAGER = "bizdomain-bench"
+Key = tuple[str, str | None, str]
+
+
+def _localcluster() -> ModuleType:
+    """hack/localcluster.py (a script, not a package) as the module ``localcluster``."""
+    if (module := sys.modules.get("localcluster")) is not None:
+        return module
+    spec = importlib.util.spec_from_file_location("localcluster", ROOT / "hack" / "localcluster.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["localcluster"] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+class BenchPlane:
+    """etcd plus, per cluster, a kube-apiserver and kube-controller-manager on 127.0.0.1."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.plane: Any = _localcluster().ControlPlane(state_dir=state_dir, out=sys.stderr)
+        self.state: Any = None
+
+    def up(self, clusters: Sequence[str]) -> None:
+        self.state = self.plane.up(list(clusters))
+
+    def down(self) -> None:
+        self.plane.down()
+        self.state = None
+
+    def cluster(self, name: str) -> Any:
+        return self.state.clusters[name]
+
+    def kubeconfig(self, name: str) -> Path:
+        return Path(self.cluster(name).kubeconfig)
+
+    def kubectl(self, name: str, *args: str, input: str | None = None, check: bool = True) -> str:
+        """The pinned kubectl against ``name`` as admin; stdout."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy"}}
+        env["KUBECACHEDIR"] = str(self.state_dir / "kubectl-cache")
+        cmd = [str(Path(self.state.bin_dir) / "kubectl"), f"--kubeconfig={self.kubeconfig(name)}", *args]
+        result = subprocess.run(cmd, input=input, capture_output=True, text=True, env=env, check=False, timeout=300)
+        if check and result.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    async def admin_kube(self, name: str, concurrency: int = 16) -> Kube:
+        """A client to ``name`` as admin (client certificate), ``concurrency`` requests in flight."""
+        text = self.kubeconfig(name).read_text()
+        settings = Settings(member_concurrency=concurrency, request_timeout_seconds=120)
+        return await kube_from_kubeconfig(text, name, settings, key_dir=str(self.state_dir))
+
+    def metrics(self, name: str) -> str:
+        """The API server's own ``/metrics`` (Prometheus text), read as admin."""
+        cluster = self.cluster(name)
+        context = ssl.create_default_context(cafile=str(cluster.ca_file))
+        cert, key = cluster.admin_cert
+        context.load_cert_chain(str(cert), str(key))
+        handlers = (urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+        opener = urllib.request.build_opener(*handlers)
+        with opener.open(f"{cluster.url}/metrics", timeout=30) as response:
+            return str(response.read().decode())
+
+
+def install_platform(plane: BenchPlane, members: dict[str, list[str]]) -> None:
+    """CRDs, the operator namespace and host role (what `helm install` does), then
+    `bizdomain join` for every member with the environments it serves."""
+    plane.kubectl("host", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    for crd in (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER, names.PLURAL_WORKSPACE):
+        plane.kubectl("host", "wait", "--for=condition=Established", f"crd/{crd}.{names.GROUP}", "--timeout=60s")
+    plane.kubectl("host", "create", "namespace", NAMESPACE, check=False)
+    plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
+    for member, environments in members.items():
+        cmd = [
+            sys.executable, "-m", "bizdomain.cli", "join",
+            "--host-kubeconfig", str(plane.kubeconfig("host")),
+            "--member-kubeconfig", str(plane.kubeconfig(member)),
+            "--name", member, "--namespace", NAMESPACE,
+            *(arg for env in environments for arg in ("--environment", env)),
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+        if result.returncode:
+            raise RuntimeError(f"bizdomain join {member} failed: {result.stderr.strip()}")
+
+
+async def apply(kube: Kube, body: dict[str, Any], manager: str = BENCH_MANAGER) -> dict[str, Any]:
+    """Server-side apply of ``body`` under ``manager`` (a user's, not the operator's)."""
+    meta = body["metadata"]
+    return await kube.request(
+        "PATCH",
+        KINDS[body["kind"]].item(meta["name"], meta.get("namespace")),
+        query={"fieldManager": manager, "force": "true"},
+        body=body,
+        content_type="application/apply-patch+yaml",
+    )
+
+
+async def floor_identity(plane: BenchPlane, name: str, concurrency: int) -> Kube:
+    """On floor member ``name``: the ServiceAccount and ClusterRole `bizdomain join` creates,
+    and a client that uses its token, as the operator's client to a member does."""
+    admin = await plane.admin_kube(name)
+    collections = {
+        "Namespace": "/api/v1/namespaces",
+        "ServiceAccount": f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
+        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    }
+    try:
+        for obj in member_objects(NAMESPACE, []):
+            await admin.request(
+                "PATCH", f"{collections[obj['kind']]}/{obj['metadata']['name']}",
+                query={"fieldManager": BENCH_MANAGER, "force": "true"},
+                body=obj, content_type="application/apply-patch+yaml",
+            )  # fmt: skip
+        token = await admin.request(
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{SERVICE_ACCOUNT}/token",
+            body={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 86400},
+            },
+        )
+    finally:
+        await admin.close()
+    config = yaml.safe_load(plane.kubeconfig(name).read_text())
+    ca = config["clusters"][0]["cluster"]["certificate-authority-data"]
+    text = member_kubeconfig(name, plane.cluster(name).url, ca, token["status"]["token"])
+    settings = Settings(member_concurrency=concurrency)
+    return await kube_from_kubeconfig(text, name, settings, key_dir=str(plane.state_dir))
+
+
+async def managed_keys(kube: Kube) -> set[Key]:
+    """Every object bizdomain manages on a member (what the engine lists, plus its CRD)."""
+    keys: set[Key] = set()
+    selectors = {
+        "Namespace": MANAGED,
+        "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
+    }
+    for kind in ("Namespace", "ClusterRole", *TENANT_KINDS):
+        for item in await kube.list(kind, label_selector=selectors.get(kind, MANAGED)):
+            meta = item["metadata"]
+            keys.add((kind, meta.get("namespace"), meta["name"]))
+    crd = f"{names.PLURAL_WORKSPACE}.{names.GROUP}"
+    if await kube.get("CustomResourceDefinition", crd) is not None:
+        keys.add(("CustomResourceDefinition", None, crd))
+    return keys
+
+
+async def table(kube: Kube, path: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """A list as ``kubectl get`` sees it (server-side Table): one dict per row, by column name."""
+    response = await kube.api.call_api(
+        path,
+        "GET",
+        query_params=list({"includeObject": "None", **(query or {})}.items()),
+        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=kube.timeout,
+    )
+    async with response:
+        data = json.loads(await response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {data.get('message')}")
+    columns = [c["name"] for c in data.get("columnDefinitions", [])]
+    return [dict(zip(columns, row["cells"], strict=True)) for row in data.get("rows", [])]
