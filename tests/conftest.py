@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 from kubernetes import client
 
-from support import Cleanup, ClusterHandle, ControlPlaneHandle, localcluster
+from support import Cleanup, ClusterHandle, ControlPlaneHandle, localcluster, wait_until
+from support.platform import MEMBERS, OperatorProcess, Platform, binding_doc, domain_doc, install_platform
 
 DEFAULT_CLUSTERS = ("host", "dev", "prod")
 
@@ -103,3 +106,66 @@ def cleanup(control_plane: ControlPlaneHandle) -> Iterator[Cleanup]:
     registry = Cleanup()
     yield registry
     registry.run()
+
+
+@pytest.fixture(scope="session")
+def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    install_platform(control_plane)
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    operator = OperatorProcess(
+        kubeconfig=control_plane["host"].kubeconfig,
+        log_path=log_path,
+        env={
+            "BIZDOMAIN_RESYNC_SECONDS": "5",
+            "BIZDOMAIN_DEBOUNCE_SECONDS": "0.1",
+            "BIZDOMAIN_DELETION_GRACE_SECONDS": "30",
+        },
+    )
+    operator.start()
+    plat = Platform(control_plane, operator)
+    try:
+        for name in MEMBERS:
+            wait_until(
+                lambda n=name: plat.condition(plat.get("membercluster", n)).get("status") == "True",
+                timeout=60,
+                what=f"member {name} Ready",
+            )
+        yield plat
+    finally:
+        operator.stop()
+        print(f"\noperator log: {log_path}")
+        if os.environ.get("CI"):
+            tail = operator.log().splitlines()[-80:]
+            print("\n".join(tail))
+
+
+@pytest.fixture
+def make_domain(platform: Platform) -> Iterator[Any]:
+    """make_domain(name, bindings=("dev","prod"), **spec) -> seconds from apply to Ready; deleted after."""
+    created: list[str] = []
+
+    def make(
+        name: str,
+        envs: tuple[str, ...] = ("dev", "prod"),
+        bindings: dict[str, dict[str, Any]] | None = None,
+        **spec: Any,
+    ) -> float:
+        start = time.monotonic()
+        platform.apply(domain_doc(name, **spec))
+        created.append(name)
+        platform.wait_host_namespace(name)
+        docs = [binding_doc(name, env, **((bindings or {}).get(env, {}))) for env in envs]
+        if docs:
+            platform.apply(*docs)
+        platform.wait_domain_ready(name)
+        for env in envs:
+            platform.wait_binding(name, env)
+        return time.monotonic() - start
+
+    yield make
+    for name in created:
+        platform.delete("businessdomain", name, wait=False)
+    for name in created:
+        wait_until(lambda n=name: platform.get("businessdomain", n) is None, timeout=90, what=f"domain {name} deleted")
+        for member in MEMBERS:  # Retain leaves released namespaces behind: the test removes its own
+            platform.member(member).kubectl("delete", "ns", "-l", f"bizdomain.io/domain={name}", "--wait=false")

@@ -43,10 +43,12 @@ class Pass:
     started: datetime.datetime  # when the last *full* pass started
     seq: int
     covered: dict[str, datetime.datetime] = field(default_factory=dict)  # domain -> newest partial pass
+    skipped: frozenset[str] = frozenset()  # domains the full pass left to the partial lane
 
     def synced_since(self, domain: str, since: datetime.datetime) -> bool:
         partial = self.covered.get(domain)
-        return self.started >= since or (partial is not None and partial >= since)
+        full = self.started >= since and domain not in self.skipped
+        return full or (partial is not None and partial >= since)
 
 
 def world_from_indexes(indexes: Mapping[str, Any]) -> World:
@@ -75,6 +77,8 @@ class Runtime:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._dirty: dict[str, set[str] | None] = {}  # cluster -> domains to sync (None: everything)
+        self._touched: dict[str, dict[str, float]] = {}  # cluster -> domain -> when it last changed
+        self._full_wake: dict[str, asyncio.Event] = {}
         self._status_wake = asyncio.Event()
         self._host_wake = asyncio.Event()
         self._members_changed = asyncio.Event()
@@ -103,6 +107,7 @@ class Runtime:
 
     def poke(self, *, domain: str | None = None, members_changed: bool = False) -> None:
         """Something on the host changed: every worker syncs soon (only ``domain``, when given)."""
+        now = time.monotonic()
         for cluster, event in self._wake.items():
             dirty = self._dirty.get(cluster, set())
             if domain is None or dirty is None:
@@ -110,6 +115,7 @@ class Runtime:
             else:
                 dirty.add(domain)
                 self._dirty[cluster] = dirty
+                self._touched[cluster][domain] = now
             event.set()
         self._host_wake.set()
         self._status_wake.set()
@@ -133,12 +139,16 @@ class Runtime:
             members = {name for name, m in self.world().members.items() if not m.deleting}
             for name in members - self._workers.keys():
                 self._wake[name] = asyncio.Event()
-                self._dirty[name] = None
+                self._full_wake[name] = asyncio.Event()
+                self._dirty[name] = set()
+                self._touched[name] = {}
                 self._workers[name] = asyncio.create_task(self._worker(name), name=f"bizdomain-member-{name}")
             for name in self._workers.keys() - members:
                 self._workers.pop(name).cancel()
                 self._wake.pop(name, None)
                 self._dirty.pop(name, None)
+                self._touched.pop(name, None)
+                self._full_wake.pop(name, None)
                 self.passes.pop(name, None)
                 await self.clients.forget(name)
             with contextlib.suppress(TimeoutError):
@@ -146,35 +156,66 @@ class Runtime:
             self._members_changed.clear()
 
     async def _worker(self, name: str) -> None:
-        """Full passes on the resync timer (and after failures), partial ones for a few changed domains."""
-        wake = self._wake[name]
+        """Two lanes per member: full passes on the resync timer, partial ones as domains change.
+
+        The lanes run side by side, so a change never waits behind a long full pass; a full
+        pass leaves alone every domain that changed after it started (the partial lane has
+        the newer spec and syncs it).
+        """
+        fast = asyncio.create_task(self._partial_lane(name), name=f"bizdomain-member-{name}-partial")
+        try:
+            await self._full_lane(name)
+        finally:
+            fast.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fast
+
+    async def _full_lane(self, name: str) -> None:
         failures = 0
-        full_due = time.monotonic()
+        wake = self._full_wake[name]
         while True:
             wake.clear()
-            dirty = self._dirty.get(name)
-            self._dirty[name] = set()
-            full = dirty is None or len(dirty) > PARTIAL_LIMIT or failures > 0 or time.monotonic() >= full_due
-            scope = None if full or dirty is None else frozenset(dirty)
             report = None
             try:
-                report = await self.sync_member(name, scope)
+                report = await self.sync_member(name, None, skip=self._changed_since(name, time.monotonic()))
             except Exception:  # a bug must not kill the worker: log it, retry next round
                 log.exception("cluster %s: sync pass crashed", name)
             self._status_wake.set()
             failed = report is None or not report.ok or any(not t.ok for t in report.tenants.values())
             failures = failures + 1 if failed else 0
-            if scope is None and not failed:
-                full_due = time.monotonic() + self.settings.resync_seconds
             # After a failure retry soon (1s, 2s, 4s, ... up to the resync interval).
-            delay = min(self.settings.resync_seconds, 2 ** (failures - 1)) if failures else full_due - time.monotonic()
-            if self._dirty.get(name) != set():
-                delay = 0  # changes arrived during the pass
+            delay = min(self.settings.resync_seconds, 2 ** (failures - 1)) if failures else self.settings.resync_seconds
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=max(delay, 0))
+                await asyncio.wait_for(wake.wait(), timeout=delay)
             await asyncio.sleep(self.settings.debounce_seconds)
 
-    async def sync_member(self, name: str, scope: frozenset[str] | None = None) -> ClusterReport | None:
+    def _changed_since(self, name: str, started: float) -> Callable[[str], bool]:
+        touched = self._touched[name]
+        return lambda domain: touched.get(domain, 0.0) > started
+
+    async def _partial_lane(self, name: str) -> None:
+        wake = self._wake[name]
+        while True:
+            await wake.wait()
+            wake.clear()
+            await asyncio.sleep(self.settings.debounce_seconds)
+            dirty = self._dirty.get(name)
+            self._dirty[name] = set()
+            if dirty is None:
+                self._full_wake[name].set()
+                continue
+            ordered = sorted(dirty)
+            for i in range(0, len(ordered), PARTIAL_LIMIT):
+                try:
+                    await self.sync_member(name, frozenset(ordered[i : i + PARTIAL_LIMIT]))
+                except Exception:
+                    log.exception("cluster %s: partial pass crashed", name)
+                    self._full_wake[name].set()
+                self._status_wake.set()
+
+    async def sync_member(
+        self, name: str, scope: frozenset[str] | None = None, *, skip: Callable[[str], bool] | None = None
+    ) -> ClusterReport | None:
         """One pass over one member (full, or partial over ``scope``); kept for status and deletions."""
         world = self.world()
         member = world.members.get(name)
@@ -182,7 +223,12 @@ class Runtime:
             return None
         started = datetime.datetime.now(datetime.UTC)
         clock = time.monotonic()
-        report = await self._pass(member, world, scope)
+        try:
+            report = await self._pass(member, world, scope, skip)
+        except HostUnavailable as exc:
+            metrics.RECONCILES.labels(name, "error").inc()
+            log.warning("cluster %s: pass skipped: %s", name, exc, extra={"cluster": name})
+            return None
         elapsed = time.monotonic() - clock
         metrics.RECONCILE_SECONDS.labels(name).observe(elapsed)
         metrics.RECONCILES.labels(name, "success" if report.ok else "error").inc()
@@ -216,10 +262,18 @@ class Runtime:
             if o.problems or o.errors or o.created or o.updated or o.corrected or o.pruned or o.released:
                 self._outcomes.setdefault(key, []).append((name, o))
         previous = self.passes.get(name)
+        if scope is None and report.skipped and previous is not None and report.ok and previous.report.ok:
+            # Domains that changed during this full pass were left to the partial lane: keep theirs.
+            old = previous.report
+            report.tenants.update({k: v for k, v in old.tenants.items() if k[0] in report.skipped})
+            report.leftovers |= {k for k in old.leftovers if k[0] in report.skipped}
+            covered = {d: t for d, t in previous.covered.items() if d in report.skipped}
+            self.passes[name] = Pass(report, started, next(self._seq), covered, frozenset(report.skipped))
+            return
         if scope is None or previous is None or not report.ok or not previous.report.ok:
-            self.passes[name] = Pass(report, started, next(self._seq))
+            self.passes[name] = Pass(report, started, next(self._seq), skipped=frozenset(report.skipped))
             if scope is not None:
-                self._dirty[name] = None  # a partial pass is no baseline: do a full one next
+                self._full_wake[name].set()  # a partial pass is no baseline: do a full one now
             return
         old = previous.report
         merged = ClusterReport(
@@ -232,31 +286,38 @@ class Runtime:
             writes=report.writes,
         )
         covered = {**previous.covered, **dict.fromkeys(scope, started)}
-        self.passes[name] = Pass(merged, previous.started, next(self._seq), covered)
+        self.passes[name] = Pass(merged, previous.started, next(self._seq), covered, previous.skipped - scope)
 
-    async def _pass(self, member: MemberRecord, world: World, scope: frozenset[str] | None) -> ClusterReport:
+    async def _pass(
+        self, member: MemberRecord, world: World, scope: frozenset[str] | None, skip: Callable[[str], bool] | None
+    ) -> ClusterReport:
         if member.spec is None:
             return ClusterReport(member.name, ok=False, reason=names.Reason.INVALID_SPEC, message=member.error or "")
         ref = member.spec.kubeconfig_secret_ref
+        secret = f"Secret {self.settings.namespace}/{ref.name}"
         try:
             kube = await self.clients.client(member.name, ref.name, ref.key)
         except CredentialsError as exc:
             return ClusterReport(member.name, ok=False, reason=names.Reason.CREDENTIALS_INVALID, message=str(exc))
-        except KubeError as exc:
-            return ClusterReport(member.name, ok=False, reason=names.Reason.SYNC_FAILED, message=str(exc))
+        except KubeError as exc:  # the host did not answer: no verdict on the member
+            raise HostUnavailable(f"cannot read {secret} from the host: {exc}") from exc
         previous = self.passes.get(member.name)
         if member.name not in self.versions or previous is None or not previous.report.ok:
             try:
                 self.versions[member.name] = await kube.version()
             except KubeError as exc:
-                reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
                 if exc.status in (401, 403):
-                    reason = names.Reason.CREDENTIALS_INVALID
+                    reason, message = names.Reason.CREDENTIALS_INVALID, _refused(secret, exc)
+                    return ClusterReport(member.name, ok=False, reason=reason, message=message)
+                reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
                 return ClusterReport(
                     member.name, ok=False, reason=reason, message=f"cannot reach the API server: {exc}"
                 )
         plan = plan_cluster(member, world, self.settings)
-        return await sync_cluster(kube, plan, self.settings, scope)
+        report = await sync_cluster(kube, plan, self.settings, scope, skip)
+        if report.reason == names.Reason.CREDENTIALS_INVALID:
+            report.message = f"{_refused(secret, None)}: {report.message}"
+        return report
 
     # ---- host footprint ------------------------------------------------------------------
 
@@ -423,6 +484,15 @@ class Runtime:
             await self.host.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
         except KubeError as exc:
             log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
+
+
+class HostUnavailable(Exception):
+    """The host API server did not answer: a pass cannot run, and says nothing about the member."""
+
+
+def _refused(secret: str, exc: KubeError | None) -> str:
+    code = f" ({exc.status} {exc.reason})" if exc is not None else ""
+    return f"the member API server refused the credentials in {secret}{code}; rotate them with `bizdomain join`"
 
 
 def _p(error: str) -> Problem:

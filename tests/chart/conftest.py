@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.conftest import OperatorProcess, Platform, binding_doc, domain_doc
 from support import ClusterHandle, ControlPlaneHandle, localcluster, wait_until
+from support.platform import OperatorProcess, Platform, binding_doc, domain_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "bizdomain"

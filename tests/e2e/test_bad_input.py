@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import MEMBERS, Platform, binding_doc, domain_doc
+from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 Doc = dict[str, Any]

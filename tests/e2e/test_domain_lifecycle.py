@@ -12,8 +12,7 @@ import json
 import pytest
 
 from support import wait_until
-
-from .conftest import Platform, binding_doc, domain_doc
+from support.platform import Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -13,8 +13,7 @@ import yaml
 from lupa import LuaRuntime
 
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
-
-from .conftest import ROOT, Platform, binding_doc
+from support.platform import ROOT, Platform, binding_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 ARGOCD = ROOT / "charts/bizdomain/argocd"

@@ -9,8 +9,7 @@ import urllib.request
 import pytest
 
 from support import wait_until
-
-from .conftest import OperatorProcess, Platform, binding_doc, domain_doc
+from support.platform import OperatorProcess, Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from bizdomain.cli import member_rules
-
-from .conftest import MEMBERS, NAMESPACE, Platform
+from support.platform import MEMBERS, NAMESPACE, Platform
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

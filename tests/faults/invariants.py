@@ -19,8 +19,8 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from e2e.conftest import MEMBERS, Platform, binding_doc, domain_doc
 from support import ClusterHandle, wait_until
+from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 from .probes import JSON, MANAGED, listed
 

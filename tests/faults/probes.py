@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from e2e.conftest import Platform
 from support import ClusterHandle, wait_until
+from support.platform import Platform
 
 Key = tuple[str, str | None, str]  # (kind, namespace or None, name)
 JSON = dict[str, Any]

@@ -20,8 +20,8 @@ import json
 
 import pytest
 
-from e2e.conftest import Platform, binding_doc, domain_doc
 from support import ClusterHandle, wait_until
+from support.platform import Platform, binding_doc, domain_doc
 
 from .conftest import Faults
 from .probes import (

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from e2e.conftest import Platform, domain_doc
 from support import wait_until
+from support.platform import Platform, domain_doc
 
 from .conftest import Faults
 from .probes import Stopwatch, domain_converged, metric, report

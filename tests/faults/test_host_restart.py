@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import Platform, domain_doc
 from support import wait_until
+from support.platform import Platform, domain_doc
 
 from .conftest import Faults
 from .probes import Stopwatch, domain_converged, member_events, member_ready, metric, operator_pid, report, wait_metric
@@ -69,12 +69,6 @@ def test_operator_keeps_working_across_a_host_restart(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator bug: MemberClients.client (members/clients.py) turns every failure to read the kubeconfig "
-    "Secret from the host, an unreachable host included, into CredentialsError, so a host outage reports the "
-    "members CredentialsInvalid (and posts a Warning) once the host answers again",
-)
 def test_host_outage_raises_no_member_alarm(platform: Platform, make_domain, faults: Faults, unique_name: str) -> None:
     make_domain(unique_name, envs=("dev",))
     pid = operator_pid(platform)

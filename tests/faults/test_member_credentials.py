@@ -19,8 +19,8 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from e2e.conftest import NAMESPACE, ROOT, Platform, domain_doc
 from support import wait_until
+from support.platform import NAMESPACE, ROOT, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -151,11 +151,6 @@ def test_bad_credentials_are_reported_and_recover(
     report(f"credentials_{how}", reported_s=reported, recovered_and_reconciled_s=fixed(), message=cond["message"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator bug: CredentialsInvalid messages do not name the kubeconfig Secret (kube_from_kubeconfig "
-    "errors in members/clients.py and the 401 from /version in runtime.py carry no Secret name)",
-)
 @pytest.mark.parametrize("how", HOW)
 def test_bad_credentials_name_the_secret_and_warn(
     platform: Platform, make_domain, faults: Faults, unique_name: str, how: str

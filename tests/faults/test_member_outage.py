@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from kubernetes import client, watch
 
-from e2e.conftest import Platform, domain_doc
 from support import wait_until
+from support.platform import Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (

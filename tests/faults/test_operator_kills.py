@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from e2e.conftest import MEMBERS, Platform, binding_doc, domain_doc
 from support import wait_until
+from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 from .conftest import Faults
 from .probes import Key, Stopwatch, difference, expected_tenant, footprint, items, report

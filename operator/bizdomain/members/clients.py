@@ -74,12 +74,13 @@ class MemberClients:
 
     async def client(self, cluster: str, secret_name: str, secret_key: str) -> Kube:
         """The client for ``cluster``, rebuilt when its Secret changed since the last call."""
+        where = f"Secret {self.settings.namespace}/{secret_name}"
         try:
             secret = await self._secret(secret_name)
         except KubeError as exc:
-            raise CredentialsError(
-                f"cannot read Secret {self.settings.namespace}/{secret_name}: {exc.status} {exc.reason}"
-            ) from exc
+            if exc.status in (401, 403, 404):
+                raise CredentialsError(f"cannot read {where}: {exc.status} {exc.reason}") from exc
+            raise  # the host itself is unreachable: that says nothing about the member's credentials
         version = str(secret.get("metadata", {}).get("resourceVersion", ""))
         entry = self._entries.get(cluster)
         if entry is not None and entry.version == version:
@@ -90,8 +91,11 @@ class MemberClients:
         try:
             text = base64.b64decode(encoded).decode()
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise CredentialsError(f"key {secret_key!r} of the Secret is not a text kubeconfig") from exc
-        kube = await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir)
+            raise CredentialsError(f"{where} key {secret_key!r} is not a text kubeconfig") from exc
+        try:
+            kube = await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir)
+        except CredentialsError as exc:
+            raise CredentialsError(f"{where} key {secret_key!r}: {exc}") from exc
         if entry is not None:
             log.info("credentials of cluster %s changed; client rebuilt", cluster)
             await entry.kube.close()

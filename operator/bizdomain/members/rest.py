@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -145,8 +146,19 @@ class Kube:
             raise KubeError(self.cluster, status, str(data.get("reason", "")), str(data.get("message", raw[:200])))
         return data
 
-    async def list(self, kind: str, *, label_selector: str | None = None, page: int = 500) -> list[JSON]:
-        """Every object of ``kind`` (all namespaces), all pages or an error: never a partial list."""
+    async def list(
+        self,
+        kind: str,
+        *,
+        label_selector: str | None = None,
+        page: int = 500,
+        each: Callable[[JSON], None] | None = None,
+    ) -> list[JSON]:
+        """Every object of ``kind`` (all namespaces), all pages or an error: never a partial list.
+
+        With ``each``, every object is handed to it as its page arrives and none is kept (the
+        caller keeps what it needs), so a large list never sits in memory whole.
+        """
         spec = KINDS[kind]
         items: list[JSON] = []
         query = {"limit": str(page)}
@@ -159,7 +171,11 @@ class Kube:
             for item in data["items"]:
                 # Often half of an object, and never compared: do not keep it for the whole pass.
                 (item.get("metadata") or {}).pop("managedFields", None)
-            items.extend(data["items"])
+                item.setdefault("kind", kind)
+                if each is not None:
+                    each(item)
+            if each is None:
+                items.extend(data["items"])
             token = (data.get("metadata") or {}).get("continue")
             if not token:
                 return items

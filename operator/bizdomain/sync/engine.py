@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 TENANT_KINDS = ("Workspace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy")
 MANAGED = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE}"
 Key = tuple[str, str | None, str]
+NEEDS_APPLY = "__needs_apply__"  # on a compacted live object: computed against its desired object when listed
 TenantKey = tuple[str, str]
 
 
@@ -62,6 +63,7 @@ class ClusterReport:
     tenants: dict[TenantKey, TenantOutcome] = field(default_factory=dict)
     leftovers: set[TenantKey] = field(default_factory=set)
     writes: int = 0
+    skipped: set[str] = field(default_factory=set)  # domains left alone: they changed during the pass
 
     def tenant(self, key: TenantKey) -> TenantOutcome:
         if key not in self.tenants:
@@ -102,14 +104,25 @@ class ClusterSync:
     whatever the number of domains on the cluster.
     """
 
-    def __init__(self, kube: Kube, plan: ClusterPlan, settings: Settings, scope: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        plan: ClusterPlan,
+        settings: Settings,
+        scope: frozenset[str] | None = None,
+        skip: Callable[[str], bool] | None = None,
+    ) -> None:
         self.kube = kube
+        self._skip = skip
         self.plan = plan.scoped(scope) if scope is not None else plan
         self.scope = scope
         self.settings = settings
         self.report = ClusterReport(cluster=plan.cluster, ok=True)
         self.live: dict[Key, JSON] = {}
         self.namespaces: dict[str, JSON] = {}
+        self._desired: dict[Key, Desired] = {d.key: d for d in self.plan.platform}
+        for tenant in self.plan.tenants.values():
+            self._desired.update((d.key, d) for d in tenant.objects)
 
     async def run(self) -> ClusterReport:
         try:
@@ -121,13 +134,24 @@ class ClusterSync:
         except KubeError as exc:
             self.report.ok = False
             self.report.reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
+            if exc.status == 401:
+                self.report.reason = names.Reason.CREDENTIALS_INVALID
             self.report.message = f"listing objects failed, nothing applied or pruned: {exc}"
             return self.report
         self._claim_namespaces()
         await self._apply_all()
         await self._prune()
         await self._workspace_statuses()
+        for key in [k for k in self.report.tenants if k[0] in self.report.skipped]:
+            del self.report.tenants[key]
         return self.report
+
+    def _skipped(self, domain: str) -> bool:
+        """Whether ``domain`` changed after this pass planned it (checked right before each write)."""
+        if self._skip is not None and (domain in self.report.skipped or self._skip(domain)):
+            self.report.skipped.add(domain)
+            return True
+        return False
 
     async def _ensure_crd(self) -> None:
         """Install or update the Workspace CRD, and wait until the member serves it."""
@@ -150,36 +174,53 @@ class ClusterSync:
             "Namespace": None,
             "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
         }
-        results = await asyncio.gather(
-            *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED)) for kind in kinds)
+        await asyncio.gather(
+            *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED), each=self._keep) for kind in kinds)
         )
-        self._index(kinds, results)
 
     async def _list_scoped(self, scope: frozenset[str]) -> None:
         domains = f"{names.LABEL_DOMAIN} in ({','.join(sorted(scope))})"
         kinds = ["Namespace", *TENANT_KINDS]
         selectors = {"Namespace": domains}
-        results = await asyncio.gather(
-            *(self.kube.list(kind, label_selector=selectors.get(kind, f"{MANAGED},{domains}")) for kind in kinds)
+        await asyncio.gather(
+            *(
+                self.kube.list(kind, label_selector=selectors.get(kind, f"{MANAGED},{domains}"), each=self._keep)
+                for kind in kinds
+            )
         )
-        self._index(kinds, results)
         # A desired namespace we did not list may still exist without our labels: look it up by name.
         missing = {n for t in self.plan.tenants.values() for n in t.namespaces if n not in self.namespaces}
         found = await asyncio.gather(*(self.kube.get("Namespace", n) for n in sorted(missing)))
         for item in found:
             if item is not None:
                 item.setdefault("kind", "Namespace")
-                self.namespaces[item["metadata"]["name"]] = item
+                self._keep(item)
 
-    def _index(self, kinds: list[str], results: list[list[JSON]]) -> None:
-        for kind, items in zip(kinds, results, strict=True):
-            for item in items:
-                item.setdefault("kind", kind)
-                if kind == "Namespace":
-                    self.namespaces[item["metadata"]["name"]] = item
-                    if _labels(item).get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
-                        continue
-                self.live[_key(item)] = item
+    def _keep(self, item: JSON) -> None:
+        """Keep what the pass needs of one listed object (compacted: lists can be large)."""
+        compact = self._compact(item)
+        if item["kind"] == "Namespace":
+            self.namespaces[item["metadata"]["name"]] = compact
+            if _labels(item).get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
+                return
+        self.live[_key(item)] = compact
+
+    def _compact(self, item: JSON) -> JSON:
+        """Identity, labels, annotations, and whether it already matches its desired object.
+
+        Workspaces are kept whole: their desired body (the namespaces) is settled only after
+        the namespace claims, and their status is read back.
+        """
+        if item["kind"] == "Workspace":
+            return item
+        meta = item["metadata"]
+        keep = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
+        desired = self._desired.get(_key(item))
+        return {
+            "kind": item["kind"],
+            "metadata": {k: meta[k] for k in keep if k in meta},
+            NEEDS_APPLY: needs_apply(desired.body, item) if desired is not None else True,
+        }
 
     def _claim_namespaces(self) -> None:
         """Drop from each tenant the namespaces that exist and are not ours to manage."""
@@ -229,8 +270,11 @@ class ClusterSync:
             await asyncio.gather(*(self._apply_one(t, d) for t, d in batch))
 
     async def _apply_one(self, tenant: TenantPlan | None, desired: Desired) -> None:
+        if tenant is not None and self._skipped(tenant.domain):
+            return
         live = self.live.get(desired.key)
-        if not needs_apply(desired.body, live):
+        stale = live.get(NEEDS_APPLY, True) if live is not None and NEEDS_APPLY in live else None
+        if not (needs_apply(desired.body, live) if stale is None else stale):
             return
         outcome = self.report.tenant(tenant.key) if tenant else None
         what = _describe(desired.key)
@@ -303,6 +347,8 @@ class ClusterSync:
     async def _prune_one(self, tenant_key: TenantKey | None, obj: JSON) -> None:
         key = _key(obj)
         what = _describe(key)
+        if tenant_key is not None and self._skipped(tenant_key[0]):
+            return
         outcome = self.report.tenant(tenant_key) if tenant_key else None
         try:
             if key[0] == "Namespace":
@@ -344,7 +390,7 @@ class ClusterSync:
         """Tell member-cluster users, on each Workspace, whether the footprint is complete."""
         writes = []
         for tenant in self.plan.tenants.values():
-            if tenant.frozen or tenant.workspace is None:
+            if tenant.frozen or tenant.workspace is None or self._skipped(tenant.domain):
                 continue
             outcome = self.report.tenant(tenant.key)
             blocking = [p for p in outcome.problems if p.reason != names.Reason.DELETION_BLOCKED]
@@ -408,10 +454,17 @@ def _released(namespace: JSON) -> JSON:
 
 
 async def sync_cluster(
-    kube: Kube, plan: ClusterPlan, settings: Settings, scope: frozenset[str] | None = None
+    kube: Kube,
+    plan: ClusterPlan,
+    settings: Settings,
+    scope: frozenset[str] | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> ClusterReport:
-    """One pass (full, or only ``scope``'s domains): the report says what was done, per tenant."""
-    return await ClusterSync(kube, plan, settings, scope).run()
+    """One pass (full, or only ``scope``'s domains): the report says what was done, per tenant.
+
+    ``skip(domain)`` is asked right before each write: a domain it names is left alone from then on.
+    """
+    return await ClusterSync(kube, plan, settings, scope, skip).run()
 
 
 def tenants_with_objects(items: Iterable[dict[str, Any]]) -> set[TenantKey]:
