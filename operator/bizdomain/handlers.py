@@ -50,7 +50,7 @@ async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any)
     configure(settings)
     config = Settings.from_env()
     memo.settings = config
-    memo.runtime = Runtime(config, await host_kube(config))
+    memo.runtime = Runtime(config, await host_kube(config), await host_kube(config))
 
 
 @kopf.on.cleanup()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WorldSource = Callable[[], World]
 # A change to at most this many domains is synced by a partial pass; more, by a full one.
 PARTIAL_LIMIT = 32
+STATUS_INTERVAL = 1.0
 
 
 @dataclass
@@ -67,9 +68,12 @@ def world_from_indexes(indexes: Mapping[str, Any]) -> World:
 class Runtime:
     """Shared by every handler through kopf's memo."""
 
-    def __init__(self, settings: Settings, host: Kube) -> None:
+    def __init__(self, settings: Settings, host: Kube, status_host: Kube | None = None) -> None:
         self.settings = settings
         self.host = host
+        # Status writes and Events get a client of their own, so that thousands of them never
+        # queue the host namespaces (and Secret reads) behind them.
+        self.status_host = status_host or host
         self.clients = MemberClients(host, settings)
         self.passes: dict[str, Pass] = {}
         self.versions: dict[str, str] = {}
@@ -130,6 +134,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.clients.close()
+        if self.status_host is not self.host:
+            await self.status_host.close()
 
     # ---- member workers ------------------------------------------------------------------
 
@@ -364,7 +370,8 @@ class Runtime:
         while True:
             await self._status_wake.wait()
             self._status_wake.clear()
-            await asyncio.sleep(self.settings.debounce_seconds)
+            # At most one round a second: a burst of passes is summed up once, not once per pass.
+            await asyncio.sleep(max(self.settings.debounce_seconds, STATUS_INTERVAL))
             try:
                 await self.write_statuses()
             except Exception:
@@ -423,7 +430,7 @@ class Runtime:
         if namespace:
             body["metadata"]["namespace"] = namespace
         try:
-            await self.host.apply(body, subresource="status")
+            await self.status_host.apply(body, subresource="status")
         except KubeError as exc:
             if exc.status != 404:
                 log.warning("status: writing %s %s failed: %s", kind, name, exc)
@@ -481,7 +488,7 @@ class Runtime:
             "count": 1,
         }
         try:
-            await self.host.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+            await self.status_host.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
         except KubeError as exc:
             log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
 

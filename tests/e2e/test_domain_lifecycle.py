@@ -124,9 +124,12 @@ def test_changes_and_drift_converge(platform: Platform, make_domain, unique_name
         timeout=30,
         what="hand-raised quota corrected",
     )
-    events = platform.host.kubectl("get", "events", "-n", f"domain-{unique_name}", "-o", "json").stdout
-    reasons = {e["reason"] for e in json.loads(events)["items"]}
-    assert {"Created", "Corrected"} <= reasons
+
+    def reasons() -> set[str]:
+        events = platform.host.kubectl("get", "events", "-n", f"domain-{unique_name}", "-o", "json").stdout
+        return {e["reason"] for e in json.loads(events)["items"]}
+
+    wait_until(lambda: {"Created", "Corrected"} <= reasons(), timeout=15, what="Created and Corrected Events")
 
 
 def test_two_domains_never_touch_each_other(platform: Platform, make_domain, unique_name: str) -> None:

@@ -65,6 +65,20 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def _without_proxy_env(api: ApiClient) -> None:
+    """Give the client an aiohttp session with ``trust_env=False``.
+
+    kubernetes_asyncio builds its session with ``trust_env=True``, so every request reads netrc
+    and the proxy variables in a worker thread: measured, most of the client's CPU. The API
+    servers the operator talks to are reached directly. The connector (TLS, pool) is kept.
+    """
+    rest = api.rest_client
+    old = rest.pool_manager
+    connector = old.connector
+    old.detach()
+    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=2**21)
+
+
 class KubeError(Exception):
     """An API call that did not succeed: HTTP status (0 when the server was not reached) and reason."""
 
@@ -84,6 +98,7 @@ class Kube:
     """JSON REST calls to one cluster, with a bound on requests in flight and a per-request timeout."""
 
     def __init__(self, api: ApiClient, cluster: str, *, timeout: float = 10.0, concurrency: int = 16) -> None:
+        _without_proxy_env(api)
         self.api = api
         self.cluster = cluster
         self.timeout = timeout
@@ -151,7 +166,7 @@ class Kube:
         kind: str,
         *,
         label_selector: str | None = None,
-        page: int = 500,
+        page: int = 5000,
         each: Callable[[JSON], None] | None = None,
     ) -> list[JSON]:
         """Every object of ``kind`` (all namespaces), all pages or an error: never a partial list.

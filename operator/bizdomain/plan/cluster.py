@@ -8,7 +8,7 @@ older binding, keeps the name), so two workers never disagree about who owns wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
@@ -86,6 +86,33 @@ def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem) -> T
     )
 
 
+@dataclass
+class _Memo:
+    domain: DomainRecord
+    binding: BindingRecord
+    settings: Settings
+    plan: TenantPlan
+
+
+# (domain, binding) -> the tenant planned from exactly these records (kept by reference, so
+# an identity check can never be fooled). A tenant is the same on every cluster it is bound
+# to, and records change only when their object does: the thousands of unchanged tenants of a
+# pass are planned once, not once per pass and cluster.
+_memo: dict[tuple[str, tuple[str, str]], _Memo] = {}
+
+
+def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
+    key = (domain.name, binding.key)
+    hit = _memo.get(key)
+    if hit is None or hit.domain is not domain or hit.binding is not binding or hit.settings is not settings:
+        if len(_memo) > 100_000:
+            _memo.clear()
+        hit = _Memo(domain, binding, settings, desired_tenant(domain, binding, settings))
+        _memo[key] = hit
+    plan = hit.plan  # a copy: claims drop namespaces from it
+    return replace(plan, namespaces=list(plan.namespaces), children=list(plan.children), problems=list(plan.problems))
+
+
 def plan_cluster(member: MemberRecord, world: World, settings: Settings) -> ClusterPlan:
     """Everything ``member`` should hold: the platform roles and every bound tenant's footprint."""
     plan = ClusterPlan(cluster=member.name, platform=desired_platform_roles(), crd=desired_workspace_crd())
@@ -109,7 +136,7 @@ def plan_cluster(member: MemberRecord, world: World, settings: Settings) -> Clus
 
     claimed: dict[str, TenantPlan] = {}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
-        tenant = desired_tenant(domain, binding, settings)
+        tenant = _tenant(domain, binding, settings)
         for namespace in list(tenant.namespaces):
             owner = claimed.get(namespace)
             if owner is not None:

@@ -267,15 +267,20 @@ class ClusterSync:
             outcome.generations = tenant.generations
             outcome.frozen = tenant.frozen
         for batch in (first, second):
-            await asyncio.gather(*(self._apply_one(t, d) for t, d in batch))
+            # Only what differs gets a task: a steady pass over thousands of objects spawns none.
+            todo = [(t, d) for t, d in batch if self._differs(d)]
+            await asyncio.gather(*(self._apply_one(t, d) for t, d in todo))
+
+    def _differs(self, desired: Desired) -> bool:
+        live = self.live.get(desired.key)
+        if live is not None and NEEDS_APPLY in live:
+            return bool(live[NEEDS_APPLY])
+        return needs_apply(desired.body, live)
 
     async def _apply_one(self, tenant: TenantPlan | None, desired: Desired) -> None:
         if tenant is not None and self._skipped(tenant.domain):
             return
         live = self.live.get(desired.key)
-        stale = live.get(NEEDS_APPLY, True) if live is not None and NEEDS_APPLY in live else None
-        if not (needs_apply(desired.body, live) if stale is None else stale):
-            return
         outcome = self.report.tenant(tenant.key) if tenant else None
         what = _describe(desired.key)
         try:
