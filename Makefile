@@ -32,14 +32,14 @@ manifests: venv ## Generate crds/ and the chart's CRDs from the pydantic models
 	$(PY) -m bizdomain.api.crdgen --out crds --out charts/bizdomain/crds
 
 lint: venv ## ruff, mypy and the import-layer contracts
-	$(VENV)/bin/ruff check operator tests hack
-	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/ruff check operator tests hack bench
+	$(VENV)/bin/ruff format --check operator tests hack bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 fmt: venv ## Format the code with ruff
-	$(VENV)/bin/ruff check --fix operator tests hack
-	$(VENV)/bin/ruff format operator tests hack
+	$(VENV)/bin/ruff check --fix operator tests hack bench
+	$(VENV)/bin/ruff format operator tests hack bench
 
 test: venv binaries ## Build what is missing, then run the whole suite against a real local control plane
 	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m pytest $(PYTEST_ARGS)
@@ -58,6 +58,13 @@ install: venv ## Install the CRDs into the host cluster (.cluster/host.kubeconfi
 uninstall: venv ## Remove the CRDs (and so every bizdomain object) from the host cluster
 	$(BIN_DIR)/kubectl --kubeconfig $${KUBECONFIG:-.cluster/host.kubeconfig} delete --ignore-not-found -f crds/
 
+deploy: binaries ## helm install/upgrade the chart on the host in KUBECONFIG (default .cluster/host.kubeconfig)
+	$(BIN_DIR)/helm upgrade --install bizdomain charts/bizdomain --namespace bizdomain-system --create-namespace \
+	  --kubeconfig $${KUBECONFIG:-.cluster/host.kubeconfig}
+
+undeploy: binaries ## helm uninstall the chart (CRDs, domains and members stay)
+	$(BIN_DIR)/helm uninstall bizdomain --namespace bizdomain-system --kubeconfig $${KUBECONFIG:-.cluster/host.kubeconfig}
+
 run: cluster-up install ## Local control plane, the samples from examples/, then the operator in the foreground
 	BIZDOMAIN_BIN_DIR=$(BIN_DIR) hack/run-local.sh
 
@@ -68,4 +75,4 @@ bench: venv binaries ## Operator vs the direct-apply floor at BENCH_NS domains (
 
 .PHONY: bench
 
-.PHONY: help venv binaries manifests lint fmt test cluster-up cluster-down install uninstall run
+.PHONY: help venv binaries manifests lint fmt test cluster-up cluster-down install uninstall deploy undeploy run
