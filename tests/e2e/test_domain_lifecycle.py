@@ -8,6 +8,7 @@ never touch each other, and that deletion honours the policy.
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 
@@ -223,3 +224,24 @@ def test_member_clusters_report_reachability(platform: Platform) -> None:
     assert "Reachable" in described.split("Events:")[-1], described
     refused = [line for line in platform.operator.log().splitlines() if "failed" in line and ": 422 " in line]
     assert refused == [], "an Event or write was refused"
+
+
+def test_metrics_follow_prometheus_conventions(platform: Platform, make_domain, unique_name: str) -> None:
+    make_domain(unique_name, envs=("dev",))
+    url = f"http://127.0.0.1:{platform.operator.metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    samples = [line for line in text.splitlines() if line.startswith("bizdomain_")]
+    names = {line.split("{")[0].split(" ")[0] for line in samples}
+    assert {
+        "bizdomain_reconciles_total",
+        "bizdomain_reconcile_duration_seconds_bucket",
+        "bizdomain_objects_total",
+        "bizdomain_member_cluster_reachable",
+        "bizdomain_domains",
+        "bizdomain_status_writes_total",
+    } <= names
+    assert 'bizdomain_member_cluster_reachable{cluster="dev"} 1.0' in samples
+    assert any(
+        s.startswith('bizdomain_objects_total{cluster="dev",kind="Namespace",action="created"}') for s in samples
+    )
+    assert any(s.startswith('bizdomain_reconciles_total{cluster="dev",outcome="success"}') for s in samples)
