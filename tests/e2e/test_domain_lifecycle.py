@@ -240,8 +240,18 @@ def test_metrics_follow_prometheus_conventions(platform: Platform, make_domain, 
         "bizdomain_domains",
         "bizdomain_status_writes_total",
     } <= names
-    assert 'bizdomain_member_cluster_reachable{cluster="dev"} 1.0' in samples
-    assert any(
-        s.startswith('bizdomain_objects_total{cluster="dev",kind="Namespace",action="created"}') for s in samples
-    )
-    assert any(s.startswith('bizdomain_reconciles_total{cluster="dev",outcome="success"}') for s in samples)
+
+    def series(name: str) -> list[tuple[dict[str, str], float]]:
+        out = []
+        for line in samples:
+            if line.startswith(name + "{"):
+                labels, value = line[len(name) + 1 :].rsplit("} ", 1)
+                out.append((dict(kv.split("=", 1) for kv in labels.replace('"', "").split(",")), float(value)))
+        return out
+
+    assert ({"cluster": "dev"}, 1.0) in series("bizdomain_member_cluster_reachable")
+    created = {
+        (lab["kind"], lab["action"]) for lab, v in series("bizdomain_objects_total") if lab["cluster"] == "dev" and v
+    }
+    assert {("Namespace", "created"), ("RoleBinding", "created"), ("Workspace", "created")} <= created
+    assert any(lab == {"cluster": "dev", "outcome": "success"} and v for lab, v in series("bizdomain_reconciles_total"))
