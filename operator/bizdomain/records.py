@@ -36,47 +36,32 @@ def _parse(model: type[M], body: Mapping[str, Any]) -> tuple[M | None, str | Non
         return None, _error(exc)
 
 
-def domain_record(body: Mapping[str, Any]) -> DomainRecord:
+def _common(model: type[BaseModel], body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields every record has: identity, the parsed spec (or its error), deletion, status."""
     meta = _meta(body)
-    spec, error = _parse(BusinessDomainSpec, body)
-    return DomainRecord(
-        name=meta["name"],
-        uid=meta.get("uid", ""),
-        generation=int(meta.get("generation", 0)),
-        created=meta.get("creationTimestamp", ""),
-        spec=spec,
-        error=error,
-        deleting=bool(meta.get("deletionTimestamp")),
-        status=dict(body.get("status") or {}),
-    )
+    spec, error = _parse(model, body)
+    return {
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+        "generation": int(meta.get("generation", 0)),
+        "spec": spec,
+        "error": error,
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+def domain_record(body: Mapping[str, Any]) -> DomainRecord:
+    created = _meta(body).get("creationTimestamp", "")
+    return DomainRecord(created=created, **_common(BusinessDomainSpec, body))
 
 
 def binding_record(body: Mapping[str, Any]) -> BindingRecord:
     meta = _meta(body)
-    spec, error = _parse(EnvironmentBindingSpec, body)
-    return BindingRecord(
-        namespace=meta["namespace"],
-        name=meta["name"],
-        uid=meta.get("uid", ""),
-        generation=int(meta.get("generation", 0)),
-        created=meta.get("creationTimestamp", ""),
-        spec=spec,
-        error=error,
-        deleting=bool(meta.get("deletionTimestamp")),
-        status=dict(body.get("status") or {}),
-    )
+    common = _common(EnvironmentBindingSpec, body)
+    return BindingRecord(namespace=meta["namespace"], created=meta.get("creationTimestamp", ""), **common)
 
 
 def member_record(body: Mapping[str, Any]) -> MemberRecord:
-    meta = _meta(body)
-    spec, error = _parse(MemberClusterSpec, body)
-    return MemberRecord(
-        name=meta["name"],
-        spec=spec,
-        labels=dict(meta.get("labels") or {}),
-        error=error,
-        deleting=bool(meta.get("deletionTimestamp")),
-        generation=int(meta.get("generation", 0)),
-        status=dict(body.get("status") or {}),
-        uid=meta.get("uid", ""),
-    )
+    labels = dict(_meta(body).get("labels") or {})
+    return MemberRecord(labels=labels, **_common(MemberClusterSpec, body))
