@@ -102,6 +102,7 @@ _memo: dict[tuple[str, tuple[str, str]], _Memo] = {}
 
 
 def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
+    """The memoized tenant: shared, never to be changed (see :func:`_own`)."""
     key = (domain.name, binding.key)
     hit = _memo.get(key)
     if hit is None or hit.domain is not domain or hit.binding is not binding or hit.settings is not settings:
@@ -109,12 +110,22 @@ def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) ->
             _memo.clear()
         hit = _Memo(domain, binding, settings, desired_tenant(domain, binding, settings))
         _memo[key] = hit
-    plan = hit.plan  # a copy: claims drop namespaces from it
+    return hit.plan
+
+
+def _own(plan: TenantPlan) -> TenantPlan:
+    """A copy of a memoized tenant the caller may change (claims drop namespaces from it)."""
     return replace(plan, namespaces=list(plan.namespaces), children=list(plan.children), problems=list(plan.problems))
 
 
-def plan_cluster(member: MemberRecord, world: World, settings: Settings) -> ClusterPlan:
-    """Everything ``member`` should hold: the platform roles and every bound tenant's footprint."""
+def plan_cluster(
+    member: MemberRecord, world: World, settings: Settings, scope: frozenset[str] | None = None
+) -> ClusterPlan:
+    """Everything ``member`` should hold: the platform roles and every bound tenant's footprint.
+
+    With ``scope``, only those domains' tenants are in the plan; the namespace claims are still
+    settled over every tenant, so a partial plan agrees with the full one.
+    """
     plan = ClusterPlan(cluster=member.name, platform=desired_platform_roles(), crd=desired_workspace_crd())
     candidates: list[tuple[tuple[str, str, str, str], DomainRecord, BindingRecord]] = []
     for binding in world.bindings.values():
@@ -137,6 +148,11 @@ def plan_cluster(member: MemberRecord, world: World, settings: Settings) -> Clus
     claimed: dict[str, TenantPlan] = {}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
         tenant = _tenant(domain, binding, settings)
+        if scope is not None and domain.name not in scope:
+            for namespace in tenant.namespaces:  # claims only: this tenant is not in the plan
+                claimed.setdefault(namespace, tenant)
+            continue
+        tenant = _own(tenant)
         for namespace in list(tenant.namespaces):
             owner = claimed.get(namespace)
             if owner is not None:

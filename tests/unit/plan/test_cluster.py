@@ -368,3 +368,14 @@ def test_property_plans_do_not_depend_on_input_order(world: World, seed: int) ->
     mixed = shuffled(world, seed)
     for member in world.members.values():
         assert canonical(plan_cluster(member, mixed, SETTINGS)) == canonical(plan_cluster(member, world, SETTINGS))
+
+
+@settings(max_examples=40, deadline=None)
+@given(world=strategies.worlds(), data=st.data())
+def test_property_a_partial_plan_is_the_full_plan_restricted_to_its_scope(world: World, data: st.DataObject) -> None:
+    domains = sorted(world.domains)
+    scope = frozenset(data.draw(st.lists(st.sampled_from(domains), unique=True)) if domains else [])
+    for member in world.members.values():
+        full = plan_cluster(member, world, SETTINGS).scoped(scope)
+        partial = plan_cluster(member, world, SETTINGS, scope).scoped(scope)
+        assert canonical(partial) == canonical(full)
