@@ -117,6 +117,9 @@ def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPat
         log_path=log_path,
         env={
             "BIZDOMAIN_RESYNC_SECONDS": "5",
+            # Members' views relisted every 5 s, so the fault tests see a lost right (a failing
+            # list) within seconds; in production watches carry the view for 10 minutes.
+            "BIZDOMAIN_RELIST_SECONDS": "5",
             "BIZDOMAIN_DEBOUNCE_SECONDS": "0.1",
             "BIZDOMAIN_DELETION_GRACE_SECONDS": "30",
         },

@@ -33,7 +33,9 @@ class Settings(BaseModel):
         ("prod",), description="Environments where a Delete policy is refused and treated as Retain."
     )
     resync_seconds: float = Field(60.0, gt=0, description="Full re-sync of every member, changes or not.")
-    probe_seconds: float = Field(30.0, gt=0, description="How often member reachability is probed.")
+    relist_seconds: float = Field(
+        600.0, gt=0, description="Each kind on a member is listed afresh this often; watches keep it current between."
+    )
     request_timeout_seconds: float = Field(10.0, gt=0)
     member_concurrency: int = Field(16, ge=1, description="Requests in flight per member cluster.")
     deletion_grace_seconds: float = Field(
@@ -66,7 +68,7 @@ class Settings(BaseModel):
             "NAMESPACE": "namespace",
             "DOMAIN_NAMESPACE_PREFIX": "domain_namespace_prefix",
             "RESYNC_SECONDS": "resync_seconds",
-            "PROBE_SECONDS": "probe_seconds",
+            "RELIST_SECONDS": "relist_seconds",
             "REQUEST_TIMEOUT_SECONDS": "request_timeout_seconds",
             "MEMBER_CONCURRENCY": "member_concurrency",
             "DELETION_GRACE_SECONDS": "deletion_grace_seconds",

@@ -27,6 +27,7 @@ from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, W
 from bizdomain.status import binding_status, domain_status, member_status, now
 from bizdomain.sync import ClusterReport, TenantOutcome, sync_cluster
 from bizdomain.sync.host import sync_host
+from bizdomain.sync.view import MemberView
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Runtime:
         # queue the host namespaces (and Secret reads) behind them.
         self.status_host = status_host or host
         self.clients = MemberClients(host, settings)
+        self.views: dict[str, MemberView] = {}  # member -> what the operator knows of its objects
         self.passes: dict[str, Pass] = {}
         self.versions: dict[str, str] = {}
         self._world: WorldSource | None = None
@@ -126,6 +128,16 @@ class Runtime:
         if members_changed:
             self._members_changed.set()
 
+    def _drifted(self, cluster: str, domain: str) -> None:
+        """A watch saw one of ``domain``'s objects on ``cluster`` changed or deleted by someone else."""
+        dirty = self._dirty.get(cluster, set())
+        if dirty is None or cluster not in self._wake:
+            return
+        dirty.add(domain)
+        self._dirty[cluster] = dirty
+        self._touched[cluster][domain] = time.monotonic()
+        self._wake[cluster].set()
+
     async def stop(self) -> None:
         tasks = [*self._tasks, *self._workers.values()]
         for task in tasks:
@@ -133,6 +145,8 @@ class Runtime:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for view in self.views.values():
+            await view.close()
         await self.clients.close()
         if self.status_host is not self.host:
             await self.status_host.close()
@@ -156,6 +170,9 @@ class Runtime:
                 self._touched.pop(name, None)
                 self._full_wake.pop(name, None)
                 self.passes.pop(name, None)
+                view = self.views.pop(name, None)
+                if view is not None:
+                    await view.close()
                 await self.clients.forget(name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._members_changed.wait(), timeout=5)
@@ -319,11 +336,24 @@ class Runtime:
                 return ClusterReport(
                     member.name, ok=False, reason=reason, message=f"cannot reach the API server: {exc}"
                 )
-        plan = plan_cluster(member, world, self.settings)
-        report = await sync_cluster(kube, plan, self.settings, scope, skip)
+        view = self._view(member.name, kube)
+        if not view.planned:
+            scope, skip = None, None  # the view is judged against a whole plan: the first pass is full
+        plan = plan_cluster(member, world, self.settings, scope)
+        report = await sync_cluster(kube, plan, self.settings, scope=scope, skip=skip, view=view)
         if report.reason == names.Reason.CREDENTIALS_INVALID:
             report.message = f"{_refused(secret, None)}: {report.message}"
         return report
+
+    def _view(self, name: str, kube: Kube) -> MemberView:
+        """The member's view, started afresh when its client was rebuilt (rotated credentials)."""
+        view = self.views.get(name)
+        if view is None or view.kube is not kube:
+            if view is not None:
+                asyncio.create_task(view.close())  # noqa: RUF006  (close() only cancels its watches)
+            view = MemberView(kube, drift=lambda domain: self._drifted(name, domain))
+            self.views[name] = view
+        return view
 
     # ---- host footprint ------------------------------------------------------------------
 

@@ -168,6 +168,7 @@ def test_deployment_defaults() -> None:
 def test_values_reach_the_operator_settings() -> None:
     objects = render(
         "resyncSeconds=17",
+        "relistSeconds=120",
         "allowedClusterRoles={view,edit}",
         "protectedNamespaces={default,platform}",
         "protectedEnvironments={prod,staging}",
@@ -177,11 +178,13 @@ def test_values_reach_the_operator_settings() -> None:
     env = {k: v for k, v in env_of(objects).items() if isinstance(v, str)}
     settings = Settings.from_env({**env, "BIZDOMAIN_NAMESPACE": "ops"})
     assert settings.resync_seconds == 17
+    assert settings.relist_seconds == 120
     assert settings.allowed_cluster_roles == ("view", "edit")
     assert settings.protected_namespaces == ("default", "platform")
     assert settings.protected_environments == ("prod", "staging")
     assert "--verbose" in container(objects)["args"]
     defaults = Settings.from_env({k: v for k, v in env_of(render()).items() if isinstance(v, str)})
+    assert defaults.relist_seconds == Settings().relist_seconds
     assert defaults.allowed_cluster_roles == Settings().allowed_cluster_roles
     assert defaults.protected_namespaces == Settings().protected_namespaces
     assert defaults.protected_environments == Settings().protected_environments

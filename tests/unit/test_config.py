@@ -25,7 +25,7 @@ def test_scalars_are_read_and_converted() -> None:
             "BIZDOMAIN_NAMESPACE": "platform",
             "BIZDOMAIN_DOMAIN_NAMESPACE_PREFIX": "bd-",
             "BIZDOMAIN_RESYNC_SECONDS": "15",
-            "BIZDOMAIN_PROBE_SECONDS": "2.5",
+            "BIZDOMAIN_RELIST_SECONDS": "2.5",
             "BIZDOMAIN_REQUEST_TIMEOUT_SECONDS": "3",
             "BIZDOMAIN_MEMBER_CONCURRENCY": "4",
             "BIZDOMAIN_DELETION_GRACE_SECONDS": "0",
@@ -35,7 +35,7 @@ def test_scalars_are_read_and_converted() -> None:
     assert settings.namespace == "platform"
     assert settings.domain_namespace_prefix == "bd-"
     assert settings.resync_seconds == 15.0
-    assert settings.probe_seconds == 2.5
+    assert settings.relist_seconds == 2.5
     assert settings.request_timeout_seconds == 3.0
     assert settings.member_concurrency == 4
     assert settings.deletion_grace_seconds == 0.0
@@ -87,7 +87,7 @@ def test_cluster_admin_is_refused_in_allowed_cluster_roles(roles: str) -> None:
     [
         ("BIZDOMAIN_RESYNC_SECONDS", "0"),
         ("BIZDOMAIN_RESYNC_SECONDS", "soon"),
-        ("BIZDOMAIN_PROBE_SECONDS", "-1"),
+        ("BIZDOMAIN_RELIST_SECONDS", "-1"),
         ("BIZDOMAIN_MEMBER_CONCURRENCY", "0"),
         ("BIZDOMAIN_MEMBER_CONCURRENCY", "1.5"),
         ("BIZDOMAIN_DELETION_GRACE_SECONDS", "-5"),

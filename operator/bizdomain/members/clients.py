@@ -23,6 +23,7 @@ from bizdomain.config import Settings
 from bizdomain.members.rest import Kube, KubeError
 
 log = logging.getLogger(__name__)
+WATCH_CONNECTIONS = 8
 
 
 class CredentialsError(Exception):
@@ -48,7 +49,8 @@ async def kube_from_kubeconfig(text: str, cluster: str, settings: Settings, *, k
         await load_kube_config_from_dict(config, client_configuration=configuration, temp_file_path=key_dir)
     except (ConfigException, KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise CredentialsError(f"the kubeconfig cannot be used ({type(exc).__name__})") from exc
-    configuration.connection_pool_maxsize = settings.member_concurrency
+    # Requests in flight, plus one connection per watch (the member view watches 7 kinds).
+    configuration.connection_pool_maxsize = settings.member_concurrency + WATCH_CONNECTIONS
     return Kube(
         ApiClient(configuration),
         cluster,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -174,27 +174,83 @@ class Kube:
         With ``each``, every object is handed to it as its page arrives and none is kept (the
         caller keeps what it needs), so a large list never sits in memory whole.
         """
-        spec = KINDS[kind]
         items: list[JSON] = []
+        await self.list_version(kind, items.append if each is None else each, label_selector=label_selector, page=page)
+        return items
+
+    async def list_version(
+        self, kind: str, each: Callable[[JSON], None], *, label_selector: str | None = None, page: int = 5000
+    ) -> str:
+        """Hand every object of ``kind`` to ``each``, page by page; returns the list's resourceVersion
+        (every page is served from the same snapshot, so a watch can resume from it)."""
+        spec = KINDS[kind]
         query = {"limit": str(page)}
         if label_selector:
             query["labelSelector"] = label_selector
+        version = ""
         while True:
             data = await self.request("GET", spec.collection(), query=query)
             if not isinstance(data.get("items"), list):
                 raise KubeError(self.cluster, 0, "BadList", f"listing {kind} returned no items field")
+            meta = data.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
             for item in data["items"]:
-                # Often half of an object, and never compared: do not keep it for the whole pass.
+                # Often half of an object, and never compared: do not keep it.
                 (item.get("metadata") or {}).pop("managedFields", None)
                 item.setdefault("kind", kind)
-                if each is not None:
-                    each(item)
-            if each is None:
-                items.extend(data["items"])
-            token = (data.get("metadata") or {}).get("continue")
+                each(item)
+            token = meta.get("continue")
             if not token:
-                return items
+                return version
             query["continue"] = token
+
+    async def watch(
+        self, kind: str, *, resource_version: str, label_selector: str | None = None, timeout_seconds: int = 300
+    ) -> AsyncIterator[tuple[str, JSON]]:
+        """The events of ``kind`` (all namespaces) after ``resource_version``, bookmarks included.
+
+        Yields ``(type, object)`` until the server ends the stream (after about ``timeout_seconds``);
+        a failure to connect, a non-200 answer or a broken stream raises KubeError. A watch holds a
+        connection, not one of the request slots: it never queues the writes.
+        """
+        query = {
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        timeout = aiohttp.ClientTimeout(connect=self.timeout, sock_connect=self.timeout, sock_read=timeout_seconds + 30)
+        try:
+            response = await self.api.call_api(
+                KINDS[kind].collection(),
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            raise KubeError(self.cluster, 0, "Unreachable", f"{type(exc).__name__}: {exc}") from exc
+        async with response:
+            if response.status != 200:
+                raw = await response.read()
+                try:
+                    data = json.loads(raw)
+                except ValueError:
+                    data = {}
+                raise KubeError(
+                    self.cluster, response.status, str(data.get("reason", "")), str(data.get("message", raw[:200]))
+                )
+            try:
+                async for line in response.content:
+                    if line.strip():
+                        event = json.loads(line)
+                        yield str(event.get("type", "")), event.get("object") or {}
+            except (TimeoutError, OSError, aiohttp.ClientError, ValueError) as exc:
+                raise KubeError(self.cluster, 0, "WatchBroken", f"{type(exc).__name__}: {exc}") from exc
 
     async def get(self, kind: str, name: str, namespace: str | None = None) -> JSON | None:
         try:
@@ -225,11 +281,21 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
-    async def delete(self, kind: str, name: str, namespace: str | None = None, *, uid: str | None = None) -> bool:
-        """Delete one object (only the one with ``uid`` when given); False when it was already gone."""
+    async def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Delete one object (only the one with ``uid``, unchanged since ``resource_version``, when
+        given: otherwise 409 Conflict); False when it was already gone."""
         body: JSON = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
-        if uid:
-            body["preconditions"] = {"uid": uid}
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        if preconditions:
+            body["preconditions"] = preconditions
         try:
             await self.request("DELETE", KINDS[kind].item(name, namespace), body=body)
         except KubeError as exc:

@@ -1,12 +1,13 @@
-"""Converge one cluster on its plan: list, apply what differs, prune what is ours and unwanted.
+"""Converge one cluster on its plan: apply what differs, prune what is ours and unwanted.
 
-Called by the runtime's cluster workers (and for the host's own footprint). Every write
-is a server-side apply under one field manager; a steady state makes no write at all,
-because each desired object is compared with the live one first (see
-:func:`bizdomain.plan.needs_apply`). Pruning fails closed: when any list fails, nothing
-is deleted on that cluster in that pass, and only objects carrying the operator's labels
-are ever candidates. Namespaces are deleted only under a Delete policy recorded on the
-namespace itself; under Retain they are released (our labels removed, workloads kept).
+Called by the runtime's cluster workers. Every write is a server-side apply under one field
+manager; a steady state makes no write at all, because each desired object is compared
+with what the member's view holds first (see :mod:`bizdomain.sync.view` and
+:func:`bizdomain.plan.needs_apply`). Pruning fails closed: when the view of any kind cannot
+be trusted (a list failed, a watch broke), nothing is applied or deleted on that cluster in
+that pass, and only objects carrying the operator's labels are ever candidates. Namespaces
+are deleted only under a Delete policy recorded on the namespace itself; under Retain they
+are released (our labels removed, workloads kept).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +24,11 @@ from bizdomain.config import Settings
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView, in_sync
 
 log = logging.getLogger(__name__)
 
-TENANT_KINDS = ("Workspace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy")
-MANAGED = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE}"
-Key = tuple[str, str | None, str]
-NEEDS_APPLY = "__needs_apply__"  # on a compacted live object: computed against its desired object when listed
+__all__ = ["MANAGED", "TENANT_KINDS", "ClusterReport", "ClusterSync", "TenantOutcome", "sync_cluster"]
 TenantKey = tuple[str, str]
 
 
@@ -98,10 +97,11 @@ def _describe(key: Key) -> str:
 class ClusterSync:
     """One pass over one cluster. Create, call :meth:`run`, read the report.
 
-    With ``scope`` (a set of domains) the pass is partial: it lists only those domains' objects
-    (label selector ``bizdomain.io/domain in (...)``), converges and prunes only them, and leaves
-    the platform objects to full passes. A change to one domain then costs a few small lists,
-    whatever the number of domains on the cluster.
+    Both kinds of pass compare the plan with the member's view (see :mod:`bizdomain.sync.view`),
+    which watches keep current; a full pass also checks the member answers and converges the
+    platform objects. With ``scope`` (a set of domains) the pass is partial: it converges and
+    prunes only those domains' objects. A change to one domain then costs its writes and no
+    read at all.
     """
 
     def __init__(
@@ -109,10 +109,13 @@ class ClusterSync:
         kube: Kube,
         plan: ClusterPlan,
         settings: Settings,
+        *,
         scope: frozenset[str] | None = None,
         skip: Callable[[str], bool] | None = None,
+        view: MemberView | None = None,
     ) -> None:
         self.kube = kube
+        self.view = view if view is not None else MemberView(kube, watch=False)
         self._skip = skip
         self.plan = plan.scoped(scope) if scope is not None else plan
         self.scope = scope
@@ -127,10 +130,9 @@ class ClusterSync:
     async def run(self) -> ClusterReport:
         try:
             if self.scope is None:
-                await self._ensure_crd()
-                await self._list()
-            else:
-                await self._list_scoped(self.scope)
+                await self._ensure_crd()  # also tells a member that stopped answering, every full pass
+            self.view.expect(self._desired.values(), replace=self.scope is None)
+            await self.view.ready(self.settings.relist_seconds)
         except KubeError as exc:
             self.report.ok = False
             self.report.reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
@@ -138,6 +140,8 @@ class ClusterSync:
                 self.report.reason = names.Reason.CREDENTIALS_INVALID
             self.report.message = f"listing objects failed, nothing applied or pruned: {exc}"
             return self.report
+        self.namespaces = self.view.namespaces()
+        self.live = self.view.managed(self.scope)
         self._claim_namespaces()
         await self._apply_all()
         await self._prune()
@@ -167,60 +171,6 @@ class ClusterSync:
             await asyncio.sleep(0.2)
             live = await self.kube.get(crd.kind, crd.name)
         raise KubeError(self.plan.cluster, 0, "CRDNotEstablished", f"{crd.name} is not established yet")
-
-    async def _list(self) -> None:
-        kinds = ["Namespace", "ClusterRole", *TENANT_KINDS]
-        selectors = {
-            "Namespace": None,
-            "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
-        }
-        await asyncio.gather(
-            *(self.kube.list(kind, label_selector=selectors.get(kind, MANAGED), each=self._keep) for kind in kinds)
-        )
-
-    async def _list_scoped(self, scope: frozenset[str]) -> None:
-        domains = f"{names.LABEL_DOMAIN} in ({','.join(sorted(scope))})"
-        kinds = ["Namespace", *TENANT_KINDS]
-        selectors = {"Namespace": domains}
-        await asyncio.gather(
-            *(
-                self.kube.list(kind, label_selector=selectors.get(kind, f"{MANAGED},{domains}"), each=self._keep)
-                for kind in kinds
-            )
-        )
-        # A desired namespace we did not list may still exist without our labels: look it up by name.
-        missing = {n for t in self.plan.tenants.values() for n in t.namespaces if n not in self.namespaces}
-        found = await asyncio.gather(*(self.kube.get("Namespace", n) for n in sorted(missing)))
-        for item in found:
-            if item is not None:
-                item.setdefault("kind", "Namespace")
-                self._keep(item)
-
-    def _keep(self, item: JSON) -> None:
-        """Keep what the pass needs of one listed object (compacted: lists can be large)."""
-        compact = self._compact(item)
-        if item["kind"] == "Namespace":
-            self.namespaces[item["metadata"]["name"]] = compact
-            if _labels(item).get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
-                return
-        self.live[_key(item)] = compact
-
-    def _compact(self, item: JSON) -> JSON:
-        """Identity, labels, annotations, and whether it already matches its desired object.
-
-        Workspaces are kept whole: their desired body (the namespaces) is settled only after
-        the namespace claims, and their status is read back.
-        """
-        if item["kind"] == "Workspace":
-            return item
-        meta = item["metadata"]
-        keep = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
-        desired = self._desired.get(_key(item))
-        return {
-            "kind": item["kind"],
-            "metadata": {k: meta[k] for k in keep if k in meta},
-            NEEDS_APPLY: needs_apply(desired.body, item) if desired is not None else True,
-        }
 
     def _claim_namespaces(self) -> None:
         """Drop from each tenant the namespaces that exist and are not ours to manage."""
@@ -272,10 +222,7 @@ class ClusterSync:
             await asyncio.gather(*(self._apply_one(t, d) for t, d in todo))
 
     def _differs(self, desired: Desired) -> bool:
-        live = self.live.get(desired.key)
-        if live is not None and NEEDS_APPLY in live:
-            return bool(live[NEEDS_APPLY])
-        return needs_apply(desired.body, live)
+        return not in_sync(desired, self.live.get(desired.key))
 
     async def _apply_one(self, tenant: TenantPlan | None, desired: Desired) -> None:
         if tenant is not None and self._skipped(tenant.domain):
@@ -284,7 +231,7 @@ class ClusterSync:
         outcome = self.report.tenant(tenant.key) if tenant else None
         what = _describe(desired.key)
         try:
-            await self.kube.apply(desired.body)
+            self.view.seen(await self.kube.apply(desired.body))
         except KubeError as exc:
             log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(tenant))
             if outcome is None:
@@ -370,13 +317,13 @@ class ClusterSync:
                     return
                 assert tenant_key is not None
                 if self._policy(tenant_key, obj) == "Delete":
-                    await self.kube.delete("Namespace", name, uid=obj["metadata"].get("uid"))
+                    await self._delete(key, obj)
                     action = "pruned"
                 else:
-                    await self.kube.apply(_released(obj))
+                    self.view.seen(await self.kube.apply(_released(obj)))
                     action = "released"
             else:
-                await self.kube.delete(key[0], key[2], key[1], uid=obj["metadata"].get("uid"))
+                await self._delete(key, obj)
                 action = "pruned"
         except KubeError as exc:
             log.warning("cluster %s: pruning %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(None))
@@ -390,6 +337,14 @@ class ClusterSync:
         metrics.OBJECTS.labels(self.plan.cluster, key[0], action).inc()
         if outcome is not None:
             getattr(outcome, action).append(what)
+
+    async def _delete(self, key: Key, obj: JSON) -> None:
+        """Delete exactly the object the pass judged: same uid, unchanged since it was seen."""
+        meta = obj["metadata"]
+        await self.kube.delete(
+            key[0], key[2], key[1], uid=meta.get("uid"), resource_version=meta.get("resourceVersion")
+        )
+        self.view.gone(key)
 
     async def _workspace_statuses(self) -> None:
         """Tell member-cluster users, on each Workspace, whether the footprint is complete."""
@@ -431,7 +386,7 @@ class ClusterSync:
 
     async def _write_status(self, body: JSON) -> None:
         try:
-            await self.kube.apply(body, subresource="status")
+            self.view.seen(await self.kube.apply(body, subresource="status"))
             self.report.writes += 1
         except KubeError as exc:
             log.warning("cluster %s: writing Workspace status failed: %s", self.plan.cluster, exc)
@@ -462,15 +417,14 @@ async def sync_cluster(
     kube: Kube,
     plan: ClusterPlan,
     settings: Settings,
+    *,
     scope: frozenset[str] | None = None,
     skip: Callable[[str], bool] | None = None,
+    view: MemberView | None = None,
 ) -> ClusterReport:
     """One pass (full, or only ``scope``'s domains): the report says what was done, per tenant.
 
     ``skip(domain)`` is asked right before each write: a domain it names is left alone from then on.
+    ``view`` is the member's view, kept across passes (a throwaway one lists every kind).
     """
-    return await ClusterSync(kube, plan, settings, scope, skip).run()
-
-
-def tenants_with_objects(items: Iterable[dict[str, Any]]) -> set[TenantKey]:
-    return {k for k in (_tenant_of(i) for i in items) if k}
+    return await ClusterSync(kube, plan, settings, scope=scope, skip=skip, view=view).run()

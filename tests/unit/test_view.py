@@ -1,0 +1,117 @@
+"""The member view's bookkeeping, without a server: verdicts, versions, drift and staleness.
+
+What the view does against a real API server (lists, watches, preconditions) is in
+tests/controlplane/test_member_view.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+import pytest
+
+from bizdomain.members import Kube, KubeError
+from bizdomain.plan import Desired
+from bizdomain.plan.objects import build, tenant_labels
+from bizdomain.sync.view import IN_SYNC, MemberView, in_sync
+
+JSON = dict[str, Any]
+
+
+class _NoServer:
+    cluster = "dev"
+
+
+def _view(drifted: list[str] | None = None) -> MemberView:
+    return MemberView(cast(Kube, _NoServer()), drift=drifted.append if drifted is not None else None, watch=False)
+
+
+def _quota(pods: str = "10") -> Desired:
+    return build("ResourceQuota", "quota", "pay", tenant_labels("pay", "dev"), {"spec": {"hard": {"pods": pods}}})
+
+
+def _live(desired: Desired, version: str, **spec: Any) -> JSON:
+    """What the server would answer: the desired body plus server fields."""
+    obj = copy.deepcopy(desired.body)
+    obj["metadata"].update(uid="u-1", resourceVersion=version, managedFields=[{"manager": "x"}])
+    obj["spec"].update(spec)
+    obj["status"] = {"used": {"pods": "0"}}
+    return obj
+
+
+def test_an_object_holding_its_desired_body_is_in_sync_and_kept_compact() -> None:
+    view, desired = _view(), _quota()
+    view.expect([desired], replace=True)
+    view.seen(_live(desired, "5"))
+    entry = view.managed()[desired.key]
+    assert in_sync(desired, entry)
+    assert set(entry) == {"kind", "metadata", IN_SYNC}
+    assert "managedFields" not in entry["metadata"]
+    assert entry["metadata"]["resourceVersion"] == "5"
+
+
+def test_a_changed_plan_makes_the_same_object_out_of_sync() -> None:
+    view, old, new = _view(), _quota("10"), _quota("20")
+    view.expect([old], replace=True)
+    view.seen(_live(old, "5"))
+    view.expect([new], replace=True)
+    assert not in_sync(new, view.managed()[new.key])
+
+
+def test_an_object_seen_before_its_plan_is_unjudged_and_needs_an_apply() -> None:
+    view, desired = _view(), _quota()
+    view.seen(_live(desired, "5"))
+    assert view.managed()[desired.key][IN_SYNC] is None
+    assert not in_sync(desired, view.managed()[desired.key])
+
+
+def test_an_older_answer_never_replaces_a_newer_one() -> None:
+    view, desired = _view(), _quota()
+    view.expect([desired], replace=True)
+    view.seen(_live(desired, "7"))
+    view.seen(_live(desired, "6", hard={"pods": "99"}))  # late, and drifted: ignored
+    assert view.managed()[desired.key]["metadata"]["resourceVersion"] == "7"
+    assert in_sync(desired, view.managed()[desired.key])
+
+
+def test_a_hand_edit_seen_by_the_watch_reports_drift_for_its_domain() -> None:
+    drifted: list[str] = []
+    view, desired = _view(drifted), _quota()
+    view.expect([desired], replace=True)
+    view.seen(_live(desired, "5"))
+    view._event("MODIFIED", _live(desired, "6", hard={"pods": "99"}))
+    assert drifted == ["pay"]
+    assert not in_sync(desired, view.managed()[desired.key])
+    view._event("MODIFIED", _live(desired, "7"))  # put back: no new drift
+    view._event("DELETED", _live(desired, "8"))  # deleted by someone: drift again
+    assert drifted == ["pay", "pay"]
+    assert desired.key not in view.managed()
+
+
+def test_the_operators_own_change_of_plan_is_not_drift() -> None:
+    drifted: list[str] = []
+    view, old, new = _view(drifted), _quota("10"), _quota("20")
+    view.expect([old], replace=True)
+    view.seen(_live(old, "5"))
+    view.expect([new], replace=True)
+    view._event("MODIFIED", _live(old, "6", hard={"pods": "10"}))  # an older write, seen late
+    assert drifted == []
+
+
+def test_managed_is_scoped_by_domain_and_skips_foreign_objects() -> None:
+    view, desired = _view(), _quota()
+    view.seen(_live(desired, "5"))
+    foreign = {"kind": "Namespace", "metadata": {"name": "theirs", "resourceVersion": "3", "uid": "u-2"}}
+    view.seen(foreign)
+    assert set(view.managed(frozenset({"pay"}))) == {desired.key}
+    assert view.managed(frozenset({"other"})) == {}
+    assert "theirs" in view.namespaces()
+    view.gone(desired.key)
+    assert view.managed() == {}
+
+
+def test_a_view_never_listed_is_stale() -> None:
+    view = _view()
+    with pytest.raises(KubeError, match="not listed yet"):
+        view.check()
