@@ -27,13 +27,30 @@ log = logging.getLogger(__name__)
 INDEXES = ("domain_index", "binding_index", "member_index")
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff-base: the only changing handlers are deletion handlers, which need none.
+
+    kopf's default keeps a copy of every object's spec in an annotation, to diff it for
+    create and update handlers; here that would cost a PATCH per host object and a copy
+    of its body per watch event, for nothing. Every object reads as already seen and
+    unchanged, so kopf never writes one.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: kopf.Body) -> Any:
+        return {}
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: Any) -> None:
+        return None
+
+
 def configure(settings: kopf.OperatorSettings) -> None:
     """Keep kopf's bookkeeping under our group, out of spec and status."""
     settings.persistence.finalizer = names.FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=names.KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING
     settings.watching.connect_timeout = 5
     settings.watching.server_timeout = 120
