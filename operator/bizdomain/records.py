@@ -29,11 +29,27 @@ def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
+# (model, uid) -> the spec last parsed for that object, and what it parsed to. Most watch events
+# are status writes: the spec is the same, and so is the parsed model (the same object, so the
+# planner's memo of each tenant still holds).
+_parsed: dict[tuple[type[BaseModel], str], tuple[dict[str, Any], Any, str | None]] = {}
+
+
 def _parse(model: type[M], body: Mapping[str, Any]) -> tuple[M | None, str | None]:
+    raw = dict(body.get("spec") or {})
+    uid = str(_meta(body).get("uid") or "")
+    hit = _parsed.get((model, uid)) if uid else None
+    if hit is not None and hit[0] == raw:
+        return hit[1], hit[2]
     try:
-        return model.model_validate(dict(body.get("spec") or {})), None
+        spec, error = model.model_validate(raw), None
     except ValidationError as exc:
-        return None, _error(exc)
+        spec, error = None, _error(exc)
+    if uid:
+        if len(_parsed) > 100_000:
+            _parsed.clear()
+        _parsed[(model, uid)] = (raw, spec, error)
+    return spec, error
 
 
 def _common(model: type[BaseModel], body: Mapping[str, Any]) -> dict[str, Any]:

@@ -94,18 +94,23 @@ class _Memo:
     plan: TenantPlan
 
 
-# (domain, binding) -> the tenant planned from exactly these records (kept by reference, so
-# an identity check can never be fooled). A tenant is the same on every cluster it is bound
-# to, and records change only when their object does: the thousands of unchanged tenants of a
-# pass are planned once, not once per pass and cluster.
+# (domain, binding) -> the tenant planned from these records. A tenant is the same on every
+# cluster it is bound to, and depends only on the records' names, generations and parsed specs
+# (compared by reference, so the check can never be fooled: records keep the same spec object
+# while the spec is unchanged, through any number of status writes). The thousands of
+# unchanged tenants of a pass are planned once, not once per pass and cluster.
 _memo: dict[tuple[str, tuple[str, str]], _Memo] = {}
+
+
+def _same(old: DomainRecord | BindingRecord, new: DomainRecord | BindingRecord) -> bool:
+    return old is new or (old.spec is new.spec and old.generation == new.generation and old.uid == new.uid)
 
 
 def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
     """The memoized tenant: shared, never to be changed (see :func:`_own`)."""
     key = (domain.name, binding.key)
     hit = _memo.get(key)
-    if hit is None or hit.domain is not domain or hit.binding is not binding or hit.settings is not settings:
+    if hit is None or not _same(hit.domain, domain) or not _same(hit.binding, binding) or hit.settings is not settings:
         if len(_memo) > 100_000:
             _memo.clear()
         hit = _Memo(domain, binding, settings, desired_tenant(domain, binding, settings))
