@@ -32,8 +32,8 @@ from bizdomain.sync.view import MemberView
 log = logging.getLogger(__name__)
 
 WorldSource = Callable[[], World]
-# A change to at most this many domains is synced by a partial pass; more, by a full one.
-PARTIAL_LIMIT = 32
+# The partial lane syncs at most this many domains per pass (a burst is split, so statuses follow it).
+PARTIAL_LIMIT = 256
 STATUS_INTERVAL = 1.0
 
 
@@ -84,6 +84,7 @@ class Runtime:
         self._wake: dict[str, asyncio.Event] = {}
         self._dirty: dict[str, set[str] | None] = {}  # cluster -> domains to sync (None: everything)
         self._touched: dict[str, dict[str, float]] = {}  # cluster -> domain -> when it last changed
+        self._inflight: dict[str, set[str]] = {}  # cluster -> domains its partial lane is syncing
         self._full_wake: dict[str, asyncio.Event] = {}
         self._status_wake = asyncio.Event()
         self._host_wake = asyncio.Event()
@@ -168,6 +169,7 @@ class Runtime:
                 self._wake.pop(name, None)
                 self._dirty.pop(name, None)
                 self._touched.pop(name, None)
+                self._inflight.pop(name, None)
                 self._full_wake.pop(name, None)
                 self.passes.pop(name, None)
                 view = self.views.pop(name, None)
@@ -213,8 +215,15 @@ class Runtime:
             await asyncio.sleep(self.settings.debounce_seconds)
 
     def _changed_since(self, name: str, started: float) -> Callable[[str], bool]:
+        """Domains a full pass leaves to the partial lane: changed since it started, or still
+        waiting there (so a burst of new domains is synced once, not by both lanes)."""
         touched = self._touched[name]
-        return lambda domain: touched.get(domain, 0.0) > started
+
+        def pending(domain: str) -> bool:
+            dirty = self._dirty.get(name) or ()
+            return touched.get(domain, 0.0) > started or domain in dirty or domain in self._inflight.get(name, ())
+
+        return pending
 
     async def _partial_lane(self, name: str) -> None:
         wake = self._wake[name]
@@ -228,12 +237,14 @@ class Runtime:
                 self._full_wake[name].set()
                 continue
             ordered = sorted(dirty)
+            self._inflight[name] = set(ordered)
             for i in range(0, len(ordered), PARTIAL_LIMIT):
                 try:
                     await self.sync_member(name, frozenset(ordered[i : i + PARTIAL_LIMIT]))
                 except Exception:
                     log.exception("cluster %s: partial pass crashed", name)
                     self._full_wake[name].set()
+                self._inflight[name] -= set(ordered[i : i + PARTIAL_LIMIT])
                 self._status_wake.set()
 
     async def sync_member(
