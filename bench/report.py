@@ -66,6 +66,9 @@ def details(results: Sequence[RunResult]) -> str:
             f"status writes {r.status_writes:.0f}; RSS after cold {r.rss_after_cold_mib:.0f} MiB; "
             f"floor client CPU {r.floor_client_cpu:.1f}s"
         )
+        for cluster, served in r.cold_requests.items():
+            top = ", ".join(f"{k} {v}" for k, v in list(served.items())[:8])
+            out.append(f"  cold, {cluster} served {sum(served.values())} requests: {top}")
         for phase, path in r.profiles.items():
             out.append(f"  profile {phase}: {path}")
     return "\n".join(out)

@@ -107,6 +107,8 @@ class RunResult:
     rss_after_cold_mib: float
     status_writes: float
     cold_timeline: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    # cluster -> "VERB resource[/subresource]" -> requests its API server served during cold convergence
+    cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -161,6 +163,7 @@ class _Measured:
     latencies: list[float] = field(default_factory=list)
     peak: float = 0.0
     status_writes: float = 0.0
+    cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class _Run:
@@ -217,16 +220,18 @@ class _Run:
         assert op is not None
         say(f"N={n}: cold convergence of {n} domains x {shape.environments} environments")
         phase, cpu = _Phase(self, "cold"), op.cpu_seconds()
+        before = await phases.scrape(self.plane, self.clusters)
         cold = await phases.cold_convergence(
             shape,
             self.host,
             self.poller,
-            interval=min(1.0, max(0.1, n / 1000)),
+            interval=0.1,  # reads the watched state: no request
             within=cfg.cold_timeout,
             created=op.objects_created,
         )
         cpu_cold = op.cpu_seconds() - cpu
         phase.stop()
+        after = await phases.scrape(self.plane, self.clusters)
         say(
             f"N={n}: Ready in {cold.seconds:.1f}s (inputs applied in {cold.inputs_seconds:.1f}s, "
             f"member objects created in {cold.members_seconds:.1f}s)"
@@ -239,6 +244,7 @@ class _Run:
         phase, om0, cpu = _Phase(self, "steady"), op.metrics(), op.cpu_seconds()
         active = await phases.window(self.plane, self.clusters, seconds)
         measured = _Measured(cold, cpu_cold, op.memory_kib()[1] / 1024, objects, settle, active)
+        measured.cold_requests = {c: phases.requests(after[c], before[c]) for c in self.clusters}
         measured.om, measured.cpu_steady = (om0, op.metrics()), op.cpu_seconds() - cpu
         phase.stop()
 
@@ -302,6 +308,7 @@ class _Run:
             rss_after_cold_mib=m.rss_after_cold,
             status_writes=m.status_writes,
             cold_timeline=m.cold.timeline,
+            cold_requests=m.cold_requests,
             profiles=self.profiles,
         )
 
