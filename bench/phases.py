@@ -82,13 +82,25 @@ class Watched:
     one watch stream does, and would skew the result against the operator.
     """
 
-    def __init__(self, kube: Kube, kind: str, label_selector: str | None = None) -> None:
-        self.kube, self.kind, self.selector = kube, kind, label_selector
-        self.objects: dict[str, dict[str, Any]] = {}
+    def __init__(
+        self,
+        kube: Kube,
+        kind: str,
+        label_selector: str | None = None,
+        judge: Callable[[dict[str, Any]], bool] = lambda _: True,
+    ) -> None:
+        self.kube, self.kind, self.selector, self.judge = kube, kind, label_selector, judge
+        self.passing: set[str] = set()  # names of the objects ``judge`` says yes to, as they are now
+        self.events = 0
         self._task: asyncio.Task[None] | None = None
 
     def _keep(self, obj: dict[str, Any]) -> None:
-        self.objects[obj["metadata"]["name"]] = obj
+        self.events += 1
+        name = obj["metadata"]["name"]
+        if self.judge(obj):
+            self.passing.add(name)
+        else:
+            self.passing.discard(name)
 
     async def start(self) -> None:
         version = await self.kube.list_version(self.kind, self._keep, label_selector=self.selector)
@@ -100,7 +112,7 @@ class Watched:
             async for type_, obj in events:
                 version = (obj.get("metadata") or {}).get("resourceVersion") or version
                 if type_ == "DELETED":
-                    self.objects.pop(obj["metadata"]["name"], None)
+                    self.passing.discard(obj["metadata"]["name"])
                 elif type_ in ("ADDED", "MODIFIED"):
                     self._keep(obj)
 
@@ -126,20 +138,21 @@ async def cold_convergence(
     members_seconds: float | None = None
     envs = shape.environment_names()
     spaces = Watched(poller, "Namespace", HOST_SELECTOR)
-    domains = Watched(poller, names.KIND_DOMAIN)
+    domains = Watched(poller, names.KIND_DOMAIN, lambda obj: _ready(_row(obj), shape))
     await asyncio.gather(spaces.start(), domains.start())
     domain_tasks = [asyncio.create_task(apply(host, shape.domain_doc(i))) for i in range(shape.domains)]
     binding_tasks: list[asyncio.Task[object]] = []
     fed: set[int] = set()
     inputs_seconds: float | None = None
-    polls = made = 0
+    polls = made = seen = 0
     read_at = -1.0
     timeline: list[tuple[float, int, int, int, int]] = []
     try:
         while True:
-            if len(fed) < shape.domains:
+            if len(fed) < shape.domains and spaces.events != seen:
+                seen = spaces.events
                 for i in range(shape.domains):
-                    if i not in fed and f"domain-{shape.domain_name(i)}" in spaces.objects:
+                    if i not in fed and f"domain-{shape.domain_name(i)}" in spaces.passing:
                         fed.add(i)
                         binding_tasks += [asyncio.create_task(apply(host, shape.binding_doc(i, e))) for e in envs]
             tasks = [*domain_tasks, *binding_tasks]
@@ -148,7 +161,7 @@ async def cold_convergence(
                     raise RuntimeError(f"applying the inputs failed: {task.exception()}")
             if inputs_seconds is None and len(fed) == shape.domains and all(t.done() for t in tasks):
                 inputs_seconds = time.monotonic() - start
-            ready = sum(1 for obj in domains.objects.values() if _ready(_row(obj), shape))
+            ready = len(domains.passing)
             now = time.monotonic() - start
             if members_seconds is None and (now - read_at >= 1 or ready == shape.domains):
                 made, read_at = int(await asyncio.to_thread(created) - created_before), now

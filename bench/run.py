@@ -225,7 +225,7 @@ class _Run:
             shape,
             self.host,
             self.poller,
-            interval=0.1,  # reads the watched state: no request
+            interval=0.2,  # reads the watched state: no request
             within=cfg.cold_timeout,
             created=op.objects_created,
         )

@@ -1,9 +1,12 @@
-"""A small JSON REST client over one ``kubernetes_asyncio`` ApiClient.
+"""A small JSON REST client over one ``kubernetes_asyncio`` ApiClient's configuration and session.
 
 The operator talks to many clusters with a handful of kinds; it needs lists (paged,
-all-or-nothing), server-side apply, and deletes with preconditions, on raw JSON rather
-than generated models (cheaper, and one code path for every kind). One :class:`Kube`
-per cluster, never the library's global default configuration.
+all-or-nothing), watches, server-side apply, and deletes with preconditions, on raw JSON
+rather than generated models (cheaper, and one code path for every kind). Requests go
+straight to the client's aiohttp session with the configuration's credentials (asked for
+on every request, so a rotating in-cluster token is followed), skipping the generated
+client's per-call serialization walk. One :class:`Kube` per cluster, never the library's
+global default configuration.
 """
 
 from __future__ import annotations
@@ -103,6 +106,37 @@ class Kube:
         self.cluster = cluster
         self.timeout = timeout
         self._slots = asyncio.Semaphore(concurrency)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._tls_name: str | None = api.rest_client.server_hostname
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: JSON | None = None,
+        content_type: str = "application/json",
+        limits: aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Start one request on the client's session (the caller reads and releases the response)."""
+        configuration = self.api.configuration
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        bearer = (await configuration.auth_settings()).get("BearerToken")
+        if bearer and bearer.get("value"):
+            headers[bearer["key"]] = bearer["value"]
+        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        extra: dict[str, Any] = {"server_hostname": self._tls_name} if self._tls_name else {}
+        session: aiohttp.ClientSession = self.api.rest_client.pool_manager
+        return await session.request(
+            method,
+            f"{configuration.host}{path}",
+            params=query or None,
+            data=data,
+            headers=headers,
+            timeout=limits or self._timeout,
+            **extra,
+        )
 
     async def close(self) -> None:
         await self.api.close()
@@ -135,19 +169,9 @@ class Kube:
         body: JSON | None,
         content_type: str,
     ) -> JSON:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
         async with self._slots:
             try:
-                response = await self.api.call_api(
-                    path,
-                    method,
-                    query_params=list((query or {}).items()),
-                    header_params=headers,
-                    body=body,
-                    auth_settings=["BearerToken"],
-                    _preload_content=False,
-                    _request_timeout=self.timeout,
-                )
+                response = await self._send(method, path, query=query, body=body, content_type=content_type)
                 async with response:
                     raw = await response.read()
                     status = response.status
@@ -223,15 +247,7 @@ class Kube:
             query["labelSelector"] = label_selector
         timeout = aiohttp.ClientTimeout(connect=self.timeout, sock_connect=self.timeout, sock_read=timeout_seconds + 30)
         try:
-            response = await self.api.call_api(
-                KINDS[kind].collection(),
-                "GET",
-                query_params=list(query.items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout,
-            )
+            response = await self._send("GET", KINDS[kind].collection(), query=query, limits=timeout)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(self.cluster, 0, "Unreachable", f"{type(exc).__name__}: {exc}") from exc
         async with response:
