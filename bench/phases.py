@@ -87,6 +87,7 @@ class Watched:
         kube: Kube,
         kind: str,
         label_selector: str | None = None,
+        *,
         judge: Callable[[dict[str, Any]], bool] = lambda _: True,
     ) -> None:
         self.kube, self.kind, self.selector, self.judge = kube, kind, label_selector, judge
@@ -138,7 +139,7 @@ async def cold_convergence(
     members_seconds: float | None = None
     envs = shape.environment_names()
     spaces = Watched(poller, "Namespace", HOST_SELECTOR)
-    domains = Watched(poller, names.KIND_DOMAIN, lambda obj: _ready(_row(obj), shape))
+    domains = Watched(poller, names.KIND_DOMAIN, judge=lambda obj: _ready(_row(obj), shape))
     await asyncio.gather(spaces.start(), domains.start())
     domain_tasks = [asyncio.create_task(apply(host, shape.domain_doc(i))) for i in range(shape.domains)]
     binding_tasks: list[asyncio.Task[object]] = []

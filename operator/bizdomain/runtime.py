@@ -35,6 +35,7 @@ WorldSource = Callable[[], World]
 # The partial lane syncs at most this many domains per pass (a burst is split, so statuses follow it).
 PARTIAL_LIMIT = 256
 STATUS_INTERVAL = 1.0
+YIELD_EVERY = 200  # objects a status round handles between two turns of the event loop
 
 
 @dataclass
@@ -424,7 +425,9 @@ class Runtime:
         pending, self._outcomes = self._outcomes, {}
         writes: list[Any] = []
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
-        for binding in world.bindings.values():
+        for i, binding in enumerate(world.bindings.values()):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
             status = binding_status(binding, world, reports, self.settings)
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
@@ -435,7 +438,9 @@ class Runtime:
                 outcomes = pending.get((status.domain, binding.spec.environment), [])
                 writes.extend(self._events_for(binding, status, outcomes))
         ready = {"True": 0, "False": 0}
-        for domain in world.domains.values():
+        for i, domain in enumerate(world.domains.values()):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
             ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
             writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))

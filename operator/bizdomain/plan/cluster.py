@@ -120,6 +120,7 @@ def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) ->
 
 def _own(plan: TenantPlan) -> TenantPlan:
     """A copy of a memoized tenant the caller may change (claims drop namespaces from it)."""
+    _ = plan.objects  # builds its Workspace once, for every copy made from now on
     return replace(plan, namespaces=list(plan.namespaces), children=list(plan.children), problems=list(plan.problems))
 
 

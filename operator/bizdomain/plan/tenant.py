@@ -42,6 +42,8 @@ class TenantPlan:
     frozen: bool = False
     workspace: dict[str, Any] | None = None
     generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
+    # The Workspace built for these namespaces (built once, shared by copies of this plan).
+    built: tuple[tuple[str, ...], Desired] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -52,10 +54,13 @@ class TenantPlan:
         """Everything to apply: the Workspace (listing the namespaces kept) first, then the rest."""
         if self.frozen or self.workspace is None:
             return []
-        spec = {**self.workspace, "namespaces": list(self.namespaces)}
-        labels = tenant_labels(self.domain, self.environment)
-        name = workspace_name(self.domain, self.environment)
-        return [build("Workspace", name, None, labels, {"spec": spec}), *self.children]
+        kept = tuple(self.namespaces)
+        if self.built is None or self.built[0] != kept:
+            spec = {**self.workspace, "namespaces": list(kept)}
+            labels = tenant_labels(self.domain, self.environment)
+            name = workspace_name(self.domain, self.environment)
+            self.built = (kept, build("Workspace", name, None, labels, {"spec": spec}))
+        return [self.built[1], *self.children]
 
     def drop_namespace(self, namespace: str, problem: Problem) -> None:
         """Leave one namespace (and everything in it) out of this plan, saying why."""
