@@ -35,6 +35,7 @@ WorldSource = Callable[[], World]
 # The partial lane syncs at most this many domains per pass (a burst is split, so statuses follow it).
 PARTIAL_LIMIT = 256
 STATUS_INTERVAL = 1.0
+ECHO_SECONDS = 10.0  # how long a status we wrote may take to come back through the watch
 YIELD_EVERY = 200  # objects a status round handles between two turns of the event loop
 
 
@@ -421,6 +422,8 @@ class Runtime:
 
     async def write_statuses(self) -> None:
         world = self.world()
+        stale = time.monotonic() - ECHO_SECONDS
+        self._written = {k: v for k, v in self._written.items() if v[1] > stale}  # echoes seen by now
         reports = {name: p.report for name, p in self.passes.items()}
         pending, self._outcomes = self._outcomes, {}
         writes: list[Any] = []
@@ -465,7 +468,7 @@ class Runtime:
             return
         key = (kind, namespace, name)
         written = self._written.get(key)
-        if written is not None and written[0] == new and time.monotonic() - written[1] < 10:
+        if written is not None and written[0] == new and time.monotonic() - written[1] < ECHO_SECONDS:
             return  # our own write, not yet seen back through the watch
         body: dict[str, Any] = {
             "apiVersion": names.API_VERSION,

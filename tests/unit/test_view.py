@@ -115,3 +115,17 @@ def test_a_view_never_listed_is_stale() -> None:
     view = _view()
     with pytest.raises(KubeError, match="not listed yet"):
         view.check()
+
+
+def test_entries_share_label_sets_and_keep_only_our_annotations() -> None:
+    view, desired = _view(), _quota()
+    a = _live(desired, "5")
+    b = copy.deepcopy(a)
+    b["metadata"]["name"] = "other"
+    b["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{...}" * 1000
+    view.seen(a)
+    view.seen(b)
+    entries = view.managed()
+    first, second = entries[desired.key], entries[("ResourceQuota", "pay", "other")]
+    assert first["metadata"]["labels"] is second["metadata"]["labels"]
+    assert set(second["metadata"]["annotations"]) == {"bizdomain.io/spec-hash"}

@@ -115,7 +115,7 @@ class Kube:
         path: str,
         *,
         query: dict[str, str] | None = None,
-        body: JSON | None = None,
+        body: JSON | bytes | None = None,
         content_type: str = "application/json",
         limits: aiohttp.ClientTimeout | None = None,
     ) -> aiohttp.ClientResponse:
@@ -125,7 +125,7 @@ class Kube:
         bearer = (await configuration.auth_settings()).get("BearerToken")
         if bearer and bearer.get("value"):
             headers[bearer["key"]] = bearer["value"]
-        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        data = body if isinstance(body, bytes | None) else json.dumps(body, separators=(",", ":")).encode()
         extra: dict[str, Any] = {"server_hostname": self._tls_name} if self._tls_name else {}
         session: aiohttp.ClientSession = self.api.rest_client.pool_manager
         return await session.request(
@@ -147,7 +147,7 @@ class Kube:
         path: str,
         *,
         query: dict[str, str] | None = None,
-        body: JSON | None = None,
+        body: JSON | bytes | None = None,
         content_type: str = "application/json",
     ) -> JSON:
         """One call; 429 (throttled, or a CRD's storage still initializing) is retried briefly."""
@@ -166,7 +166,7 @@ class Kube:
         path: str,
         *,
         query: dict[str, str] | None,
-        body: JSON | None,
+        body: JSON | bytes | None,
         content_type: str,
     ) -> JSON:
         async with self._slots:
@@ -284,6 +284,12 @@ class Kube:
             path += f"/{subresource}"
         query = {"fieldManager": names.FIELD_MANAGER, "force": "true" if force else "false"}
         return await self.request("PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml")
+
+    async def apply_manifest(self, kind: str, name: str, namespace: str | None, raw: bytes) -> JSON:
+        """Server-side apply of a manifest already serialized (as plans keep them)."""
+        path = KINDS[kind].item(name, namespace)
+        query = {"fieldManager": names.FIELD_MANAGER, "force": "true"}
+        return await self.request("PATCH", path, query=query, body=raw, content_type="application/apply-patch+yaml")
 
     async def merge_patch(
         self, kind: str, name: str, namespace: str | None, patch: JSON, subresource: str = ""

@@ -34,11 +34,18 @@ class Desired:
     kind: str
     name: str
     namespace: str | None
-    body: dict[str, Any]
+    raw: bytes  # the manifest as compact JSON: plans hold tens of thousands, kept as bytes, not dicts
+    spec_hash: str
 
     @property
     def key(self) -> tuple[str, str | None, str]:
         return (self.kind, self.namespace, self.name)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The manifest, decoded afresh on every call (the caller may change it)."""
+        body: dict[str, Any] = json.loads(self.raw)
+        return body
 
 
 def tenant_labels(domain: str, environment: str) -> dict[str, str]:
@@ -70,6 +77,8 @@ def build(  # noqa: PLR0917  (the manifest's parts, in manifest order)
         metadata["namespace"] = namespace
     annotations = dict(annotations or {})
     body: dict[str, Any] = {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": metadata, **content}
-    annotations[ANNOTATION_SPEC_HASH] = spec_hash({**body, "metadata": {**metadata, "annotations": annotations}})
+    digest = spec_hash({**body, "metadata": {**metadata, "annotations": annotations}})
+    annotations[ANNOTATION_SPEC_HASH] = digest
     metadata["annotations"] = annotations
-    return Desired(kind=kind, name=name, namespace=namespace, body=body)
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Desired(kind=kind, name=name, namespace=namespace, raw=raw, spec_hash=digest)

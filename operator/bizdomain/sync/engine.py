@@ -231,7 +231,7 @@ class ClusterSync:
         outcome = self.report.tenant(tenant.key) if tenant else None
         what = _describe(desired.key)
         try:
-            self.view.seen(await self.kube.apply(desired.body))
+            self.view.seen(await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw))
         except KubeError as exc:
             log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(tenant))
             if outcome is None:
@@ -247,7 +247,7 @@ class ClusterSync:
             action = "created"
         else:
             old_hash = (live["metadata"].get("annotations") or {}).get(ANNOTATION_SPEC_HASH)
-            new_hash = desired.body["metadata"]["annotations"][ANNOTATION_SPEC_HASH]
+            new_hash = desired.spec_hash
             action = "updated" if old_hash != new_hash else "corrected"
         metrics.OBJECTS.labels(self.plan.cluster, desired.kind, action).inc()
         if outcome is not None:

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from bizdomain import names
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,7 @@ VIEW_KINDS: dict[str, str | None] = {
 }
 # On a compact entry: the spec-hash of the desired object it was found to hold (None: unknown).
 IN_SYNC = "__in_sync__"
+OUR_ANNOTATIONS = f"{names.GROUP}/"
 _KEEP = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
 WATCH_SECONDS = 300
 WATCH_BACKOFF_MAX = 10.0
@@ -53,17 +53,12 @@ def key_of(obj: JSON) -> Key:
     return (obj["kind"], meta.get("namespace"), meta["name"])
 
 
-def desired_hash(desired: Desired) -> str | None:
-    annotations: dict[str, str] = desired.body.get("metadata", {}).get("annotations") or {}
-    return annotations.get(ANNOTATION_SPEC_HASH)
-
-
 def in_sync(desired: Desired, live: JSON | None) -> bool:
     """Whether ``live`` (a view entry, or a whole object) already holds ``desired``."""
     if live is None:
         return False
     if IN_SYNC in live:
-        return bool(live[IN_SYNC] is not None and live[IN_SYNC] == desired_hash(desired))
+        return bool(live[IN_SYNC] is not None and live[IN_SYNC] == desired.spec_hash)
     return not needs_apply(desired.body, live)
 
 
@@ -101,6 +96,7 @@ class MemberView:
             kind: ViewStale(self.cluster, 0, "NotListed", f"{kind} not listed yet") for kind in VIEW_KINDS
         }
         self._tombstones: dict[Key, int | None] = {}
+        self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self._watches: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
 
@@ -166,6 +162,7 @@ class MemberView:
         """List ``kinds`` (default: all) in place and (re)start their watches; raise when any list fails."""
         async with self._lock:
             todo = list(kinds) if kinds is not None else list(VIEW_KINDS)
+            self._labels.clear()  # label sets of objects long gone go too (entries keep theirs)
             results = await asyncio.gather(*(self._list(kind) for kind in todo), return_exceptions=True)
             self._tombstones.clear()
         for result in results:
@@ -257,7 +254,7 @@ class MemberView:
         # In sync before, not any more, and not because the plan moved on: a hand edit.
         if entry is not None and was is not None and was.get(IN_SYNC) is not None and entry.get(IN_SYNC) is None:
             desired = self._desired.get(key)
-            if desired is not None and desired_hash(desired) == was.get(IN_SYNC):
+            if desired is not None and desired.spec_hash == was.get(IN_SYNC):
                 self._drifted(obj)
 
     def _drifted(self, obj: JSON) -> None:
@@ -281,8 +278,15 @@ class MemberView:
             return obj
         meta = obj["metadata"]
         desired = self._desired.get(key)
-        verdict = desired_hash(desired) if desired is not None and not needs_apply(desired.body, obj) else None
-        return {"kind": key[0], "metadata": {k: meta[k] for k in _KEEP if k in meta}, IN_SYNC: verdict}
+        verdict = desired.spec_hash if desired is not None and not needs_apply(desired.body, obj) else None
+        kept = {k: meta[k] for k in _KEEP if k in meta}
+        if "labels" in kept:  # the objects of one namespace share one label set: keep it once
+            labels = kept["labels"]
+            kept["labels"] = self._labels.setdefault(tuple(labels.items()), labels)
+        if "annotations" in kept:  # only ours are ever read (others can be large)
+            ours = {k: v for k, v in kept["annotations"].items() if k.startswith(OUR_ANNOTATIONS)}
+            kept["annotations"] = ours
+        return {"kind": key[0], "metadata": kept, IN_SYNC: verdict}
 
     async def close(self) -> None:
         tasks = list(self._watches.values())
