@@ -1,0 +1,174 @@
+"""The status writer: cluster reports in, statuses and Events on the host out (only what changed).
+
+The runtime hands it every pass's report (:meth:`StatusWriter.remember`) and calls
+:meth:`StatusWriter.write` at most once a second; the statuses themselves are computed by
+the pure functions of :mod:`bizdomain.status`. A status equal to what the object holds, or
+to what was just written and not yet seen back through the watch, is not written again, so
+a steady state writes nothing; an Event is posted once per thing done or problem seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bizdomain import metrics, names
+from bizdomain.config import Settings
+from bizdomain.members import Kube, KubeError
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
+from bizdomain.status import binding_status, domain_status, member_status, now
+from bizdomain.sync import ClusterReport, TenantOutcome
+
+log = logging.getLogger(__name__)
+
+ECHO_SECONDS = 10.0  # how long a status we wrote may take to come back through the watch
+YIELD_EVERY = 200  # objects a round handles between two turns of the event loop
+
+
+class StatusWriter:
+    """Statuses of every BusinessDomain, EnvironmentBinding and MemberCluster, and Events."""
+
+    def __init__(self, settings: Settings, kube: Kube) -> None:
+        self.settings = settings
+        self.kube = kube
+        self._written: dict[tuple[str, str | None, str], tuple[dict[str, Any], float]] = {}
+        self._events_seen: dict[tuple[str, str, str], str] = {}
+        # What each pass did per tenant, kept until the next round turns it into Events.
+        self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
+
+    def remember(self, cluster: str, report: ClusterReport) -> None:
+        """Keep what a pass did (and what went wrong) for the next round's Events."""
+        for key, o in report.tenants.items():
+            if o.problems or o.errors or o.created or o.updated or o.corrected or o.pruned or o.released:
+                self._outcomes.setdefault(key, []).append((cluster, o))
+
+    async def write(self, world: World, reports: Mapping[str, ClusterReport], versions: Mapping[str, str]) -> None:
+        """One round: every status that changed, and Events for what the passes since the last round did."""
+        stale = time.monotonic() - ECHO_SECONDS
+        self._written = {k: v for k, v in self._written.items() if v[1] > stale}  # echoes seen by now
+        pending, self._outcomes = self._outcomes, {}
+        writes: list[Any] = []
+        per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
+        for i, binding in enumerate(world.bindings.values()):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
+            status = binding_status(binding, world, reports, self.settings)
+            if status.domain:
+                per_domain.setdefault(status.domain, []).append((binding, status))
+            writes.append(
+                self._write(names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire())
+            )
+            if binding.spec is not None and status.domain is not None:
+                outcomes = pending.get((status.domain, binding.spec.environment), [])
+                writes.extend(self._events_for(binding, status, outcomes))
+        ready = {"True": 0, "False": 0}
+        for i, domain in enumerate(world.domains.values()):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
+            ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
+            writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
+        for label, count in ready.items():
+            metrics.DOMAINS.labels(label).set(count)
+        for member in world.members.values():
+            last = reports.get(member.name)
+            mstatus = member_status(member, last, versions.get(member.name))
+            writes.append(self._write(names.KIND_MEMBER, member.name, None, member.status, mstatus.to_wire()))
+            cond = mstatus.conditions[0]
+            seen = ("", member.name, "member-ready")
+            if last is not None and self._events_seen.get(seen) != f"{cond.status}:{cond.message}":
+                self._events_seen[seen] = f"{cond.status}:{cond.message}"
+                type_ = "Normal" if cond.status == "True" else "Warning"
+                writes.append(self.event(member, type_, cond.reason, cond.message))
+        await asyncio.gather(*writes)
+
+    async def _write(
+        self, kind: str, name: str, namespace: str | None, old: Mapping[str, Any], new: dict[str, Any]
+    ) -> None:
+        if _same(new, old):
+            return
+        key = (kind, namespace, name)
+        written = self._written.get(key)
+        if written is not None and written[0] == new and time.monotonic() - written[1] < ECHO_SECONDS:
+            return  # our own write, not yet seen back through the watch
+        body: dict[str, Any] = {
+            "apiVersion": names.API_VERSION,
+            "kind": kind,
+            "metadata": {"name": name},
+            "status": new,
+        }
+        if namespace:
+            body["metadata"]["namespace"] = namespace
+        try:
+            await self.kube.apply(body, subresource="status")
+        except KubeError as exc:
+            if exc.status != 404:
+                log.warning("status: writing %s %s failed: %s", kind, name, exc)
+            return
+        metrics.STATUS_WRITES.labels(kind).inc()
+        self._written[key] = (new, time.monotonic())
+
+    def _events_for(self, binding: BindingRecord, status: Any, outcomes: list[tuple[str, TenantOutcome]]) -> list[Any]:
+        """Events for what the passes since the last round did to this binding's tenant, and new problems."""
+        out: list[Any] = []
+        for cluster, tenant in outcomes:
+            for action, reason in (
+                ("created", names.Reason.CREATED),
+                ("updated", names.Reason.CREATED),
+                ("corrected", names.Reason.CORRECTED),
+                ("pruned", names.Reason.PRUNED),
+                ("released", names.Reason.RELEASED),
+            ):
+                items = getattr(tenant, action)
+                if items:
+                    shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                    out.append(self.event(binding, "Normal", reason, f"{action} on cluster {cluster}: {shown}"))
+            for problem in [*tenant.problems, *(_p(e) for e in tenant.errors)]:
+                seen = (binding.namespace, binding.name, f"{cluster}:{problem.reason}")
+                if self._events_seen.get(seen) != problem.message:
+                    self._events_seen[seen] = problem.message
+                    out.append(self.event(binding, "Warning", problem.reason, f"cluster {cluster}: {problem.message}"))
+        return out
+
+    async def event(
+        self, record: BindingRecord | DomainRecord | MemberRecord, type_: str, reason: str, message: str
+    ) -> None:
+        """Post a core/v1 Event about a host object (cluster-scoped ones in the operator's namespace)."""
+        involved = {"apiVersion": names.API_VERSION, "name": record.name, "uid": record.uid}
+        if isinstance(record, BindingRecord):
+            involved.update(kind=names.KIND_BINDING, namespace=record.namespace)
+            namespace = record.namespace
+        else:  # cluster-scoped: the API server wants such Events in "default" (as kubectl describe finds them)
+            involved["kind"] = names.KIND_DOMAIN if isinstance(record, DomainRecord) else names.KIND_MEMBER
+            namespace = "default"
+        stamp = now()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{record.name}.", "namespace": namespace},
+            "involvedObject": involved,
+            "type": type_,
+            "reason": reason,
+            "message": message[:1000],
+            "source": {"component": "bizdomain"},
+            "reportingComponent": "bizdomain.io/operator",
+            "reportingInstance": "bizdomain",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            await self.kube.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except KubeError as exc:
+            log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
+
+
+def _p(error: str) -> Problem:
+    return Problem(names.Reason.SYNC_FAILED, error)
+
+
+def _same(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    return dict(new) == {k: v for k, v in old.items() if k in new} and all(k in new for k in old)
