@@ -25,6 +25,10 @@ from bizdomain.sync import ClusterReport, TenantOutcome
 log = logging.getLogger(__name__)
 
 ECHO_SECONDS = 10.0  # how long a status we wrote may take to come back through the watch
+# A change of progress only (counts, messages; no condition flipped) waits this long after the
+# object's last write: a burst of passes moves a domain from 0/2 to 1/2 to 2/2 clusters, and
+# only the flips (Progressing, then Ready) need to be seen at once.
+PROGRESS_SECONDS = 5.0
 YIELD_EVERY = 200  # objects a round handles between two turns of the event loop
 
 
@@ -38,6 +42,7 @@ class StatusWriter:
         self._events_seen: dict[tuple[str, str, str], str] = {}
         # What each pass did per tenant, kept until the next round turns it into Events.
         self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
+        self.deferred: float | None = None  # seconds until a progress write held back by the last round is due
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -49,6 +54,7 @@ class StatusWriter:
         """One round: every status that changed, and Events for what the passes since the last round did."""
         stale = time.monotonic() - ECHO_SECONDS
         self._written = {k: v for k, v in self._written.items() if v[1] > stale}  # echoes seen by now
+        self.deferred = None
         pending, self._outcomes = self._outcomes, {}
         writes: list[Any] = []
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
@@ -91,9 +97,13 @@ class StatusWriter:
         if _same(new, old):
             return
         key = (kind, namespace, name)
-        written = self._written.get(key)
-        if written is not None and written[0] == new and time.monotonic() - written[1] < ECHO_SECONDS:
+        written, clock = self._written.get(key), time.monotonic()
+        if written is not None and written[0] == new and clock - written[1] < ECHO_SECONDS:
             return  # our own write, not yet seen back through the watch
+        if written is not None and not _flipped(new, old) and clock - written[1] < PROGRESS_SECONDS:
+            due = written[1] + PROGRESS_SECONDS - clock
+            self.deferred = due if self.deferred is None else min(self.deferred, due)
+            return
         body: dict[str, Any] = {
             "apiVersion": names.API_VERSION,
             "kind": kind,
@@ -168,6 +178,15 @@ class StatusWriter:
 
 def _p(error: str) -> Problem:
     return Problem(names.Reason.SYNC_FAILED, error)
+
+
+def _flipped(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether ``new`` is more than progress over ``old``: a new generation, or a condition flipped."""
+
+    def conditions(status: Mapping[str, Any]) -> list[tuple[Any, Any, Any]]:
+        return [(c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []]
+
+    return new.get("observedGeneration") != old.get("observedGeneration") or conditions(new) != conditions(old)
 
 
 def _same(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:

@@ -413,6 +413,8 @@ class Runtime:
             try:
                 reports = {name: p.report for name, p in self.passes.items()}
                 await self.status.write(self.world(), reports, self.versions)
+                if self.status.deferred is not None:  # progress held back: come back when it is due
+                    asyncio.get_running_loop().call_later(self.status.deferred, self._status_wake.set)
             except Exception:
                 log.exception("status: writing statuses crashed")
 

@@ -129,3 +129,15 @@ def test_entries_share_label_sets_and_keep_only_our_annotations() -> None:
     first, second = entries[desired.key], entries[("ResourceQuota", "pay", "other")]
     assert first["metadata"]["labels"] is second["metadata"]["labels"]
     assert set(second["metadata"]["annotations"]) == {"bizdomain.io/spec-hash"}
+
+
+def test_the_watch_echo_of_an_applied_object_is_not_judged_twice() -> None:
+    drifted: list[str] = []
+    view, desired = _view(drifted), _quota()
+    view.expect([desired], replace=True)
+    answer = _live(desired, "5")
+    view.seen(answer)
+    entry = view.managed()[desired.key]
+    view._event("MODIFIED", copy.deepcopy(answer))  # the same write, seen again through the watch
+    assert view.managed()[desired.key] is entry
+    assert drifted == []

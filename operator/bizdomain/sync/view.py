@@ -68,10 +68,11 @@ def _version(obj: JSON) -> int | None:
 
 
 def _newer(new: JSON, old: JSON | None) -> bool:
+    """Whether ``new`` is a later state than ``old`` (the echo of an apply's answer is not)."""
     if old is None:
         return True
     a, b = _version(new), _version(old)
-    return a is None or b is None or a >= b
+    return a is None or b is None or a > b
 
 
 class ViewStale(KubeError):
@@ -177,7 +178,7 @@ class MemberView:
             if key in self._tombstones and (_version(item) or 0) <= (self._tombstones[key] or 0):
                 return
             listed.add(key)
-            self._store(item)
+            self._store(item, judge=True)
 
         try:
             version = await self.kube.list_version(kind, keep, label_selector=VIEW_KINDS[kind])
@@ -262,10 +263,13 @@ class MemberView:
         if domain and self._drift is not None:
             self._drift(domain)
 
-    def _store(self, obj: JSON) -> JSON | None:
+    def _store(self, obj: JSON, *, judge: bool = False) -> JSON | None:
+        """Keep ``obj`` when it is newer than what is kept (or, with ``judge``, as new: a list
+        re-judges every object against the plan of the moment)."""
         key = key_of(obj)
         objects = self._objects[key[0]]
-        if not _newer(obj, objects.get(key)):
+        old = objects.get(key)
+        if not _newer(obj, old) and not (judge and _version(obj) == _version(old or {})):
             return None
         entry = self._compact(key, obj)
         objects[key] = entry
