@@ -132,9 +132,6 @@ class MemberView:
         for error in self._stale.values():
             raise error
 
-    def __len__(self) -> int:
-        return sum(len(objects) for objects in self._objects.values())
-
     # ---- what passes write ---------------------------------------------------------------
 
     def seen(self, obj: JSON) -> None:
