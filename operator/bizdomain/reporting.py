@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from bizdomain import metrics, names
+from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
@@ -23,6 +25,7 @@ from bizdomain.status import binding_status, domain_status, member_status, now
 from bizdomain.sync import ClusterReport, TenantOutcome
 
 log = logging.getLogger(__name__)
+Job = Callable[[], Awaitable[None]]
 
 ECHO_SECONDS = 10.0  # how long a status we wrote may take to come back through the watch
 # A change of progress only (counts, messages; no condition flipped) waits this long after the
@@ -56,7 +59,7 @@ class StatusWriter:
         self._written = {k: v for k, v in self._written.items() if v[1] > stale}  # echoes seen by now
         self.deferred = None
         pending, self._outcomes = self._outcomes, {}
-        writes: list[Any] = []
+        writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
         for i, binding in enumerate(world.bindings.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
@@ -65,7 +68,9 @@ class StatusWriter:
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
             writes.append(
-                self._write(names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire())
+                partial(
+                    self._write, names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire()
+                )
             )
             if binding.spec is not None and status.domain is not None:
                 outcomes = pending.get((status.domain, binding.spec.environment), [])
@@ -76,20 +81,20 @@ class StatusWriter:
                 await asyncio.sleep(0)
             dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
             ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
-            writes.append(self._write(names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
+            writes.append(partial(self._write, names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
         for label, count in ready.items():
             metrics.DOMAINS.labels(label).set(count)
         for member in world.members.values():
             last = reports.get(member.name)
             mstatus = member_status(member, last, versions.get(member.name))
-            writes.append(self._write(names.KIND_MEMBER, member.name, None, member.status, mstatus.to_wire()))
+            writes.append(partial(self._write, names.KIND_MEMBER, member.name, None, member.status, mstatus.to_wire()))
             cond = mstatus.conditions[0]
             seen = ("", member.name, "member-ready")
             if last is not None and self._events_seen.get(seen) != f"{cond.status}:{cond.message}":
                 self._events_seen[seen] = f"{cond.status}:{cond.message}"
                 type_ = "Normal" if cond.status == "True" else "Warning"
-                writes.append(self.event(member, type_, cond.reason, cond.message))
-        await asyncio.gather(*writes)
+                writes.append(partial(self.event, member, type_, cond.reason, cond.message))
+        await each(writes, lambda job: job(), self.settings.member_concurrency)
 
     async def _write(
         self, kind: str, name: str, namespace: str | None, old: Mapping[str, Any], new: dict[str, Any]
@@ -121,9 +126,9 @@ class StatusWriter:
         metrics.STATUS_WRITES.labels(kind).inc()
         self._written[key] = (new, time.monotonic())
 
-    def _events_for(self, binding: BindingRecord, status: Any, outcomes: list[tuple[str, TenantOutcome]]) -> list[Any]:
+    def _events_for(self, binding: BindingRecord, status: Any, outcomes: list[tuple[str, TenantOutcome]]) -> list[Job]:
         """Events for what the passes since the last round did to this binding's tenant, and new problems."""
-        out: list[Any] = []
+        out: list[Job] = []
         for cluster, tenant in outcomes:
             for action, reason in (
                 ("created", names.Reason.CREATED),
@@ -135,12 +140,15 @@ class StatusWriter:
                 items = getattr(tenant, action)
                 if items:
                     shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-                    out.append(self.event(binding, "Normal", reason, f"{action} on cluster {cluster}: {shown}"))
+                    out.append(
+                        partial(self.event, binding, "Normal", reason, f"{action} on cluster {cluster}: {shown}")
+                    )
             for problem in [*tenant.problems, *(_p(e) for e in tenant.errors)]:
                 seen = (binding.namespace, binding.name, f"{cluster}:{problem.reason}")
                 if self._events_seen.get(seen) != problem.message:
                     self._events_seen[seen] = problem.message
-                    out.append(self.event(binding, "Warning", problem.reason, f"cluster {cluster}: {problem.message}"))
+                    message = f"cluster {cluster}: {problem.message}"
+                    out.append(partial(self.event, binding, "Warning", problem.reason, message))
         return out
 
     async def event(

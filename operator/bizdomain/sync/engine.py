@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain import metrics, names
+from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
@@ -219,7 +220,7 @@ class ClusterSync:
         for batch in (first, second):
             # Only what differs gets a task: a steady pass over thousands of objects spawns none.
             todo = [(t, d) for t, d in batch if self._differs(d)]
-            await asyncio.gather(*(self._apply_one(t, d) for t, d in todo))
+            await each(todo, lambda job: self._apply_one(*job), self.settings.member_concurrency)
 
     def _differs(self, desired: Desired) -> bool:
         return not in_sync(desired, self.live.get(desired.key))
@@ -294,7 +295,7 @@ class ClusterSync:
         inner = [d for d in doomed if d[1]["kind"] != "Namespace"]
         spaces = [d for d in doomed if d[1]["kind"] == "Namespace"]
         for batch in (inner, spaces):
-            await asyncio.gather(*(self._prune_one(t, o) for t, o in batch))
+            await each(batch, lambda job: self._prune_one(*job), self.settings.member_concurrency)
 
     async def _prune_one(self, tenant_key: TenantKey | None, obj: JSON) -> None:
         key = _key(obj)
@@ -348,7 +349,7 @@ class ClusterSync:
 
     async def _workspace_statuses(self) -> None:
         """Tell member-cluster users, on each Workspace, whether the footprint is complete."""
-        writes = []
+        writes: list[JSON] = []
         for tenant in self.plan.tenants.values():
             if tenant.frozen or tenant.workspace is None or self._skipped(tenant.domain):
                 continue
@@ -381,8 +382,8 @@ class ClusterSync:
                 "metadata": {"name": key[2]},
                 "status": {"conditions": [condition]},
             }
-            writes.append(self._write_status(body))
-        await asyncio.gather(*writes)
+            writes.append(body)
+        await each(writes, self._write_status, self.settings.member_concurrency)
 
     async def _write_status(self, body: JSON) -> None:
         try:

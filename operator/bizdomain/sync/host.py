@@ -11,11 +11,13 @@ import asyncio
 import logging
 
 from bizdomain import names
+from bizdomain.concurrency import each
 from bizdomain.members.rest import JSON, Kube
 from bizdomain.plan import Desired, needs_apply
 
 log = logging.getLogger(__name__)
 
+HOST_CONCURRENCY = 16
 HOST_SELECTOR = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE},{names.LABEL_COMPONENT}={names.COMPONENT_HOST}"
 
 
@@ -36,7 +38,7 @@ async def sync_host(kube: Kube, desired: list[Desired], keep_domains: set[str]) 
         [d for d in desired if d.kind != "Namespace"],
     ):
         todo = [d for d in batch if needs_apply(d.body, live.get(d.key))]
-        await asyncio.gather(*(kube.apply(d.body) for d in todo))
+        await each(todo, lambda d: kube.apply(d.body), HOST_CONCURRENCY)
         writes += len(todo)
     wanted = {d.key for d in desired}
     for key, obj in live.items():
