@@ -405,11 +405,14 @@ class Runtime:
     # ---- status --------------------------------------------------------------------------
 
     async def _status_loop(self) -> None:
+        last = -STATUS_INTERVAL
         while True:
             await self._status_wake.wait()
             self._status_wake.clear()
-            # At most one round a second: a burst of passes is summed up once, not once per pass.
-            await asyncio.sleep(max(self.settings.debounce_seconds, STATUS_INTERVAL))
+            # At most one round a second: a burst of passes is summed up once, not once per pass;
+            # the first change after a quiet second is written after the debounce alone.
+            await asyncio.sleep(max(self.settings.debounce_seconds, last + STATUS_INTERVAL - time.monotonic()))
+            last = time.monotonic()
             try:
                 reports = {name: p.report for name, p in self.passes.items()}
                 await self.status.write(self.world(), reports, self.versions)
