@@ -160,9 +160,9 @@ def make_domain(platform: Platform) -> Iterator[Any]:
         docs = [binding_doc(name, env, **((bindings or {}).get(env, {}))) for env in envs]
         if docs:
             platform.apply(*docs)
-        platform.wait_domain_ready(name)
         for env in envs:
             platform.wait_binding(name, env)
+        platform.wait_domain_bound(name, envs)
         return time.monotonic() - start
 
     yield make

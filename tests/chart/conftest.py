@@ -261,7 +261,7 @@ class Domains:
         env = self.member.environment
         self.platform.apply(binding_doc(name, env, clusters={"names": [self.member.name]}))
         self.platform.wait_binding(name, env, timeout=timeout)
-        self.platform.wait_domain_ready(name, timeout=timeout)
+        self.platform.wait_domain_bound(name, (env,), timeout=timeout)
 
     def change(self, name: str) -> int:
         """Edit the domain's spec as a user would; returns the new generation."""

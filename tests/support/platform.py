@@ -141,6 +141,22 @@ class Platform:
     def wait_domain_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
         return self.wait_ready_condition("businessdomain", name, timeout=timeout, status="True")
 
+    def wait_domain_bound(self, name: str, envs: tuple[str, ...], timeout: float = 60) -> dict[str, Any]:
+        """The domain once Ready in exactly ``envs``, every cluster of them Ready (a domain is also
+        Ready before its first binding arrives, bound nowhere yet)."""
+
+        def check() -> dict[str, Any] | None:
+            obj = self.get("businessdomain", name)
+            cond = self.condition(obj)
+            summary = ((obj or {}).get("status") or {}).get("summary") or {}
+            bound = {e for e in str(summary.get("environments") or "").split(",") if e}
+            done, _, total = str(summary.get("clusters") or "0/0").partition("/")
+            current = cond.get("observedGeneration") == (obj or {}).get("metadata", {}).get("generation")
+            ready = current and cond.get("status") == "True" and bound == set(envs) and done == total
+            return obj if ready else None
+
+        return wait_until(check, timeout=timeout, interval=0.25, what=f"domain {name} Ready in {envs}")
+
     def wait_domain_not_ready(self, name: str, timeout: float = 60) -> dict[str, Any]:
         return self.wait_ready_condition("businessdomain", name, timeout=timeout, status="False")
 
