@@ -279,17 +279,20 @@ class Kube:
     async def apply(self, body: JSON, *, force: bool = True, subresource: str | None = None) -> JSON:
         """Server-side apply under the operator's one field manager."""
         meta = body["metadata"]
-        path = KINDS[body["kind"]].item(meta["name"], meta.get("namespace"))
-        if subresource:
-            path += f"/{subresource}"
-        query = {"fieldManager": names.FIELD_MANAGER, "force": "true" if force else "false"}
-        return await self.request("PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml")
+        return await self._apply(
+            body["kind"], meta["name"], meta.get("namespace"), body, force=force, subresource=subresource
+        )
 
     async def apply_manifest(self, kind: str, name: str, namespace: str | None, raw: bytes) -> JSON:
         """Server-side apply of a manifest already serialized (as plans keep them)."""
-        path = KINDS[kind].item(name, namespace)
-        query = {"fieldManager": names.FIELD_MANAGER, "force": "true"}
-        return await self.request("PATCH", path, query=query, body=raw, content_type="application/apply-patch+yaml")
+        return await self._apply(kind, name, namespace, raw, force=True, subresource=None)
+
+    async def _apply(
+        self, kind: str, name: str, namespace: str | None, body: JSON | bytes, *, force: bool, subresource: str | None
+    ) -> JSON:
+        path = KINDS[kind].item(name, namespace) + (f"/{subresource}" if subresource else "")
+        query = {"fieldManager": names.FIELD_MANAGER, "force": "true" if force else "false"}
+        return await self.request("PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml")
 
     async def merge_patch(
         self, kind: str, name: str, namespace: str | None, patch: JSON, subresource: str = ""

@@ -137,7 +137,6 @@ class MemberView:
     def seen(self, obj: JSON) -> None:
         """An object as the server returned it (an apply's answer)."""
         if obj.get("kind") in self._objects and obj.get("metadata"):
-            (obj.get("metadata") or {}).pop("managedFields", None)
             self._store(obj)
 
     def gone(self, key: Key) -> None:
@@ -246,7 +245,6 @@ class MemberView:
                 if key in self._desired:
                     self._drifted(obj)
             return
-        (obj.get("metadata") or {}).pop("managedFields", None)
         was = objects.get(key)
         entry = self._store(obj)
         # In sync before, not any more, and not because the plan moved on: a hand edit.
@@ -275,9 +273,10 @@ class MemberView:
     def _compact(self, key: Key, obj: JSON) -> JSON:
         """Identity, labels, annotations and the verdict; Workspaces whole (their desired body
         is settled only after the namespace claims, and their status is read back)."""
-        if key[0] == "Workspace":
-            return obj
         meta = obj["metadata"]
+        if key[0] == "Workspace":
+            meta.pop("managedFields", None)  # often half of an object, never read
+            return obj
         desired = self._desired.get(key)
         verdict = desired.spec_hash if desired is not None and not needs_apply(desired.body, obj) else None
         kept = {k: meta[k] for k in _KEEP if k in meta}
