@@ -18,7 +18,7 @@ import kopf
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.hostclient import host_kube
-from bizdomain.members import Kube, KubeError
+from bizdomain.members import Kube, KubeError, host_credentials
 from bizdomain.plan import domain_for_namespace
 from bizdomain.records import binding_record, domain_record, member_record
 from bizdomain.runtime import Runtime, world_from_indexes
@@ -68,6 +68,23 @@ async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any)
     config = Settings.from_env()
     memo.settings = config
     memo.runtime = Runtime(config, await host_kube(config), await host_kube(config))
+
+
+@kopf.on.login()
+async def on_login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's connection to the host, from the same credentials as the operator's own client
+    (kopf asks again when the server answers 401, which picks up a rotated token)."""
+    credentials = await host_credentials()
+    token = await credentials.token()
+    return kopf.ConnectionInfo(
+        server=credentials.server,
+        ca_data=credentials.ca_pem,
+        insecure=credentials.insecure,
+        scheme="Bearer" if token else None,
+        token=token,
+        certificate_data=credentials.cert_pem,
+        private_key_data=credentials.key_pem,
+    )
 
 
 @kopf.on.cleanup()

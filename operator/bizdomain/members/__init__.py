@@ -1,6 +1,16 @@
-"""Clients to the host and member clusters: JSON REST over kubernetes_asyncio, one per cluster."""
+"""Clients to the host and member clusters: JSON REST over aiohttp, one per cluster."""
 
-from bizdomain.members.clients import CredentialsError, MemberClients, kube_from_kubeconfig
+from bizdomain.members.clients import MemberClients, kube_from_kubeconfig
+from bizdomain.members.kubeconfig import Credentials, CredentialsError, host_credentials
 from bizdomain.members.rest import KINDS, Kube, KubeError
 
-__all__ = ["KINDS", "CredentialsError", "Kube", "KubeError", "MemberClients", "kube_from_kubeconfig"]
+__all__ = [
+    "KINDS",
+    "Credentials",
+    "CredentialsError",
+    "Kube",
+    "KubeError",
+    "MemberClients",
+    "host_credentials",
+    "kube_from_kubeconfig",
+]

@@ -15,19 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.config import load_kube_config_from_dict
-from kubernetes_asyncio.config.config_exception import ConfigException
 
 from bizdomain.config import Settings
+from bizdomain.members.kubeconfig import CredentialsError, from_kubeconfig
 from bizdomain.members.rest import Kube, KubeError
 
 log = logging.getLogger(__name__)
 WATCH_CONNECTIONS = 8
-
-
-class CredentialsError(Exception):
-    """The kubeconfig Secret is missing or unusable; the message is safe to show anywhere."""
 
 
 @dataclass
@@ -42,20 +36,15 @@ async def kube_from_kubeconfig(text: str, cluster: str, settings: Settings, *, k
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CredentialsError("the kubeconfig is not valid YAML") from exc
-    if not isinstance(config, dict) or not config.get("clusters") or not config.get("contexts"):
-        raise CredentialsError("the kubeconfig has no clusters or contexts")
-    configuration = Configuration()
-    try:
-        await load_kube_config_from_dict(config, client_configuration=configuration, temp_file_path=key_dir)
-    except (ConfigException, KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise CredentialsError(f"the kubeconfig cannot be used ({type(exc).__name__})") from exc
-    # Requests in flight, plus one connection per watch (the member view watches 7 kinds).
-    configuration.connection_pool_maxsize = settings.member_concurrency + WATCH_CONNECTIONS
+    credentials = await from_kubeconfig(config, key_dir=key_dir)
     return Kube(
-        ApiClient(configuration),
+        credentials,
         cluster,
         timeout=settings.request_timeout_seconds,
         concurrency=settings.member_concurrency,
+        # Requests in flight, plus one connection per watch (the member view watches 7 kinds).
+        connections=settings.member_concurrency + WATCH_CONNECTIONS,
+        key_dir=key_dir,
     )
 
 

@@ -1,12 +1,10 @@
-"""A small JSON REST client over one ``kubernetes_asyncio`` ApiClient's configuration and session.
+"""A small JSON REST client: one aiohttp session per cluster, credentials from :mod:`.kubeconfig`.
 
 The operator talks to many clusters with a handful of kinds; it needs lists (paged,
 all-or-nothing), watches, server-side apply, and deletes with preconditions, on raw JSON
 rather than generated models (cheaper, and one code path for every kind). Requests go
-straight to the client's aiohttp session with the configuration's credentials (asked for
-on every request, so a rotating in-cluster token is followed), skipping the generated
-client's per-call serialization walk. One :class:`Kube` per cluster, never the library's
-global default configuration.
+straight to an aiohttp session with the cluster's TLS and a bearer token asked for on
+every request, so a rotating in-cluster token is followed. One :class:`Kube` per cluster.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient
 
 from bizdomain import names
+from bizdomain.members.kubeconfig import Credentials, CredentialsError
 
 JSON = dict[str, Any]
 RETRIES_429 = 4
@@ -68,20 +66,6 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def _without_proxy_env(api: ApiClient) -> None:
-    """Give the client an aiohttp session with ``trust_env=False``.
-
-    kubernetes_asyncio builds its session with ``trust_env=True``, so every request reads netrc
-    and the proxy variables in a worker thread: measured, most of the client's CPU. The API
-    servers the operator talks to are reached directly. The connector (TLS, pool) is kept.
-    """
-    rest = api.rest_client
-    old = rest.pool_manager
-    connector = old.connector
-    old.detach()
-    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=2**21)
-
-
 class KubeError(Exception):
     """An API call that did not succeed: HTTP status (0 when the server was not reached) and reason."""
 
@@ -100,14 +84,33 @@ class KubeError(Exception):
 class Kube:
     """JSON REST calls to one cluster, with a bound on requests in flight and a per-request timeout."""
 
-    def __init__(self, api: ApiClient, cluster: str, *, timeout: float = 10.0, concurrency: int = 16) -> None:
-        _without_proxy_env(api)
-        self.api = api
+    def __init__(
+        self,
+        credentials: Credentials,
+        cluster: str,
+        *,
+        timeout: float = 10.0,
+        concurrency: int = 16,
+        connections: int | None = None,
+        key_dir: str | None = None,
+    ) -> None:
+        self.credentials = credentials
         self.cluster = cluster
         self.timeout = timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._tls_name: str | None = api.rest_client.server_hostname
+        context = credentials.ssl_context(key_dir)
+        # No proxy variables, no netrc (trust_env=False): the API servers are reached directly, and
+        # reading those per request was most of the generated client's CPU.
+        connector = aiohttp.TCPConnector(
+            ssl=context if context is not None else False, limit=connections or concurrency
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,
+            read_bufsize=2**21,
+        )
+        self._server_hostname = credentials.tls_server_name
 
     async def _send(
         self,
@@ -120,17 +123,18 @@ class Kube:
         limits: aiohttp.ClientTimeout | None = None,
     ) -> aiohttp.ClientResponse:
         """Start one request on the client's session (the caller reads and releases the response)."""
-        configuration = self.api.configuration
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        bearer = (await configuration.auth_settings()).get("BearerToken")
-        if bearer and bearer.get("value"):
-            headers[bearer["key"]] = bearer["value"]
+        try:
+            token = await self.credentials.token()
+        except CredentialsError as exc:
+            raise KubeError(self.cluster, 0, "NoCredentials", str(exc)) from exc
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         data = body if isinstance(body, bytes | None) else json.dumps(body, separators=(",", ":")).encode()
-        extra: dict[str, Any] = {"server_hostname": self._tls_name} if self._tls_name else {}
-        session: aiohttp.ClientSession = self.api.rest_client.pool_manager
-        return await session.request(
+        extra: dict[str, Any] = {"server_hostname": self._server_hostname} if self._server_hostname else {}
+        return await self._session.request(
             method,
-            f"{configuration.host}{path}",
+            f"{self.credentials.server}{path}",
             params=query or None,
             data=data,
             headers=headers,
@@ -139,7 +143,7 @@ class Kube:
         )
 
     async def close(self) -> None:
-        await self.api.close()
+        await self._session.close()
 
     async def request(
         self,
