@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import aiohttp
 import yaml
 
 from bizdomain import names
@@ -186,14 +187,12 @@ async def managed_keys(kube: Kube) -> set[Key]:
 
 async def table(kube: Kube, path: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """A list as ``kubectl get`` sees it (server-side Table): one dict per row, by column name."""
-    response = await kube.api.call_api(
-        path,
+    response = await kube.send(
         "GET",
-        query_params=list({"includeObject": "None", **(query or {})}.items()),
-        header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _request_timeout=kube.timeout,
+        path,
+        query={"includeObject": "None", **(query or {})},
+        accept="application/json;as=Table;v=v1;g=meta.k8s.io",
+        limits=aiohttp.ClientTimeout(total=kube.timeout),
     )
     async with response:
         data = json.loads(await response.read())

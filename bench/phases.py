@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
+
 from bench.apimetrics import HOST_RESOURCES, MEMBER_RESOURCES, Scrape, delta, parse, raw_writes
 from bench.cluster import BenchPlane, apply, table
 from bench.workload import Shape
@@ -247,20 +249,17 @@ async def one_change(
             raise RuntimeError(f"no ResourceQuota in {namespace} on {member.cluster}")
         if start is not None and _pods(live) == want:
             return time.monotonic() - start
-        query = [
-            ("watch", "true"),
-            ("fieldSelector", f"metadata.name={names.QUOTA_NAME}"),
-            ("resourceVersion", live["metadata"]["resourceVersion"]),
-            ("timeoutSeconds", str(max(1, int(deadline - time.monotonic())))),
-        ]
-        response = await member.api.call_api(
-            f"/api/v1/namespaces/{namespace}/resourcequotas",
+        query = {
+            "watch": "true",
+            "fieldSelector": f"metadata.name={names.QUOTA_NAME}",
+            "resourceVersion": live["metadata"]["resourceVersion"],
+            "timeoutSeconds": str(max(1, int(deadline - time.monotonic()))),
+        }
+        response = await member.send(
             "GET",
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=within + 10,
+            f"/api/v1/namespaces/{namespace}/resourcequotas",
+            query=query,
+            limits=aiohttp.ClientTimeout(total=within + 10),
         )
         async with response:
             if response.status != 200:

@@ -112,7 +112,7 @@ class Kube:
         )
         self._server_hostname = credentials.tls_server_name
 
-    async def _send(
+    async def send(
         self,
         method: str,
         path: str,
@@ -120,10 +120,11 @@ class Kube:
         query: dict[str, str] | None = None,
         body: JSON | bytes | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
         limits: aiohttp.ClientTimeout | None = None,
     ) -> aiohttp.ClientResponse:
-        """Start one request on the client's session (the caller reads and releases the response)."""
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        """Start one request (the caller reads and releases the response); no request slot is taken."""
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             token = await self.credentials.token()
         except CredentialsError as exc:
@@ -175,7 +176,7 @@ class Kube:
     ) -> JSON:
         async with self._slots:
             try:
-                response = await self._send(method, path, query=query, body=body, content_type=content_type)
+                response = await self.send(method, path, query=query, body=body, content_type=content_type)
                 async with response:
                     raw = await response.read()
                     status = response.status
@@ -251,7 +252,7 @@ class Kube:
             query["labelSelector"] = label_selector
         timeout = aiohttp.ClientTimeout(connect=self.timeout, sock_connect=self.timeout, sock_read=timeout_seconds + 30)
         try:
-            response = await self._send("GET", KINDS[kind].collection(), query=query, limits=timeout)
+            response = await self.send("GET", KINDS[kind].collection(), query=query, limits=timeout)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(self.cluster, 0, "Unreachable", f"{type(exc).__name__}: {exc}") from exc
         async with response:
