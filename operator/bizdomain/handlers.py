@@ -57,6 +57,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 150
     settings.networking.request_timeout = 30
     settings.execution.max_workers = 4
+    settings.queueing.idle_timeout = 1.0
     # The CRDs are installed before the operator (chart, `make install`): no need to watch CRDs.
     settings.scanning.disabled = True
 
