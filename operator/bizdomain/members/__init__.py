@@ -2,7 +2,7 @@
 
 from bizdomain.members.clients import MemberClients, kube_from_kubeconfig
 from bizdomain.members.kubeconfig import Credentials, CredentialsError, host_credentials
-from bizdomain.members.rest import KINDS, Kube, KubeError
+from bizdomain.members.rest import KINDS, Kube, KubeError, open_session
 
 __all__ = [
     "KINDS",
@@ -13,4 +13,5 @@ __all__ = [
     "MemberClients",
     "host_credentials",
     "kube_from_kubeconfig",
+    "open_session",
 ]

@@ -66,6 +66,20 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def open_session(
+    credentials: Credentials, connections: int, *, key_dir: str | None = None, headers: dict[str, str] | None = None
+) -> aiohttp.ClientSession:
+    """An aiohttp session to one cluster with at most ``connections`` connections.
+
+    The bound matters: every TLS connection holds a 256 KiB read buffer and cost the server a
+    handshake. No proxy variables, no netrc (``trust_env=False``): the API servers are reached
+    directly, and reading those per request was most of the generated client's CPU.
+    """
+    context = credentials.ssl_context(key_dir)
+    connector = aiohttp.TCPConnector(ssl=False if context is None else context, limit=connections)
+    return aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=2**21, headers=headers)
+
+
 class KubeError(Exception):
     """An API call that did not succeed: HTTP status (0 when the server was not reached) and reason."""
 
@@ -99,17 +113,7 @@ class Kube:
         self.timeout = timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        context = credentials.ssl_context(key_dir)
-        # No proxy variables, no netrc (trust_env=False): the API servers are reached directly, and
-        # reading those per request was most of the generated client's CPU.
-        connector = aiohttp.TCPConnector(
-            ssl=context if context is not None else False, limit=connections or concurrency
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=False,
-            read_bufsize=2**21,
-        )
+        self._session = open_session(credentials, connections or concurrency, key_dir=key_dir)
         self._server_hostname = credentials.tls_server_name
 
     async def send(
