@@ -11,7 +11,7 @@ from bizdomain.api.binding import EnvironmentBindingStatus
 from bizdomain.api.common import Condition
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
 from bizdomain.status import binding_status, domain_status, member_status, same_status
-from bizdomain.sync.engine import ClusterReport, TenantOutcome
+from bizdomain.sync.report import ClusterReport, TenantOutcome
 from unit import factories
 from unit.factories import SETTINGS
 

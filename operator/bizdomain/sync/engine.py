@@ -13,11 +13,8 @@ are released (our labels removed, workloads kept).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from bizdomain import metrics, names
 from bizdomain.concurrency import each
@@ -25,50 +22,13 @@ from bizdomain.config import Settings
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.sync.report import ClusterReport, TenantKey, TenantOutcome
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView, in_sync
+from bizdomain.sync.workspaces import now, workspace_statuses
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MANAGED", "TENANT_KINDS", "ClusterReport", "ClusterSync", "TenantOutcome", "sync_cluster"]
-TenantKey = tuple[str, str]
-
-
-@dataclass
-class TenantOutcome:
-    """What one pass did for one (domain, environment) on one cluster."""
-
-    domain: str
-    environment: str
-    ok: bool = True
-    problems: list[Problem] = field(default_factory=list)
-    namespaces: list[str] = field(default_factory=list)
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    corrected: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    generations: tuple[int, int] = (0, 0)
-    frozen: bool = False
-
-
-@dataclass
-class ClusterReport:
-    """The result of one sync pass over one cluster."""
-
-    cluster: str
-    ok: bool
-    reason: str = names.Reason.RECONCILED
-    message: str = ""
-    tenants: dict[TenantKey, TenantOutcome] = field(default_factory=dict)
-    leftovers: set[TenantKey] = field(default_factory=set)
-    writes: int = 0
-    skipped: set[str] = field(default_factory=set)  # domains left alone: they changed during the pass
-
-    def tenant(self, key: TenantKey) -> TenantOutcome:
-        if key not in self.tenants:
-            self.tenants[key] = TenantOutcome(*key)
-        return self.tenants[key]
 
 
 def _key(obj: JSON) -> Key:
@@ -349,40 +309,7 @@ class ClusterSync:
 
     async def _workspace_statuses(self) -> None:
         """Tell member-cluster users, on each Workspace, whether the footprint is complete."""
-        writes: list[JSON] = []
-        for tenant in self.plan.tenants.values():
-            if tenant.frozen or tenant.workspace is None or self._skipped(tenant.domain):
-                continue
-            outcome = self.report.tenant(tenant.key)
-            blocking = [p for p in outcome.problems if p.reason != names.Reason.DELETION_BLOCKED]
-            ready = outcome.ok and not blocking
-            message = (
-                "; ".join([p.message for p in blocking] + outcome.errors) or "all namespaces, RBAC and quotas in place"
-            )
-            key = ("Workspace", None, f"{tenant.domain}.{tenant.environment}")
-            live = self.live.get(key) or {}
-            old: dict[str, Any] = next(iter((live.get("status") or {}).get("conditions") or []), {})
-            status = "True" if ready else "False"
-            reason = (
-                names.Reason.RECONCILED if ready else (blocking[0].reason if blocking else names.Reason.SYNC_FAILED)
-            )
-            if old.get("status") == status and old.get("reason") == reason and old.get("message") == message:
-                continue
-            since = old.get("lastTransitionTime") if old.get("status") == status else None
-            condition = {
-                "type": names.COND_READY,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": since or _now(),
-            }
-            body = {
-                "apiVersion": names.API_VERSION,
-                "kind": "Workspace",
-                "metadata": {"name": key[2]},
-                "status": {"conditions": [condition]},
-            }
-            writes.append(body)
+        writes = workspace_statuses(self.plan, self.report, self.live, skipped=self._skipped)
         await each(writes, self._write_status, self.settings.member_concurrency)
 
     async def _write_status(self, body: JSON) -> None:
@@ -393,23 +320,18 @@ class ClusterSync:
             log.warning("cluster %s: writing Workspace status failed: %s", self.plan.cluster, exc)
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _released(namespace: JSON) -> JSON:
     """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership labels stay."""
     meta = namespace["metadata"]
     labels = _labels(namespace)
     keep = {k: labels[k] for k in (names.LABEL_DOMAIN, names.LABEL_ENVIRONMENT, names.LABEL_PROJECT) if k in labels}
-    now = _now()
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": meta["name"],
             "labels": {**keep, names.LABEL_RELEASED: "true"},
-            "annotations": {names.ANNOTATION_RELEASED_AT: now},
+            "annotations": {names.ANNOTATION_RELEASED_AT: now()},
         },
     }
 

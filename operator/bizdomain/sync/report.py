@@ -1,0 +1,48 @@
+"""What one sync pass did on one cluster, per tenant: the engine fills it, the status writer reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bizdomain import names
+from bizdomain.plan import Problem
+
+TenantKey = tuple[str, str]
+
+
+@dataclass
+class TenantOutcome:
+    """What one pass did for one (domain, environment) on one cluster."""
+
+    domain: str
+    environment: str
+    ok: bool = True
+    problems: list[Problem] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    generations: tuple[int, int] = (0, 0)
+    frozen: bool = False
+
+
+@dataclass
+class ClusterReport:
+    """The result of one sync pass over one cluster."""
+
+    cluster: str
+    ok: bool
+    reason: str = names.Reason.RECONCILED
+    message: str = ""
+    tenants: dict[TenantKey, TenantOutcome] = field(default_factory=dict)
+    leftovers: set[TenantKey] = field(default_factory=set)
+    writes: int = 0
+    skipped: set[str] = field(default_factory=set)  # domains left alone: they changed during the pass
+
+    def tenant(self, key: TenantKey) -> TenantOutcome:
+        if key not in self.tenants:
+            self.tenants[key] = TenantOutcome(*key)
+        return self.tenants[key]
