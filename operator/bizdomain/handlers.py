@@ -58,7 +58,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 150
     settings.networking.request_timeout = 30
     settings.execution.max_workers = 4
-    settings.queueing.idle_timeout = 1.0
+    settings.queueing.idle_timeout = 1.0  # an idle per-object worker holds its last body (default 5 s)
     # The CRDs are installed before the operator (chart, `make install`): no need to watch CRDs.
     settings.scanning.disabled = True
 
