@@ -89,19 +89,9 @@ def member_objects(namespace: str, grantable: list[str]) -> list[dict[str, Any]]
     ]
 
 
-async def _kube(path: str, name: str) -> tuple[Kube, dict[str, Any]]:
+async def _kube(path: str, name: str) -> Kube:
     text = await asyncio.to_thread(Path(path).read_text)
-    return await kube_from_kubeconfig(text, name, Settings()), yaml.safe_load(text)
-
-
-def _server_and_ca(config: dict[str, Any]) -> tuple[str, str | None]:
-    context_name = config.get("current-context") or config["contexts"][0]["name"]
-    context = next(c for c in config["contexts"] if c["name"] == context_name)["context"]
-    cluster = next(c for c in config["clusters"] if c["name"] == context["cluster"])["cluster"]
-    ca = cluster.get("certificate-authority-data")
-    if ca is None and cluster.get("certificate-authority"):
-        ca = base64.b64encode(Path(cluster["certificate-authority"]).read_bytes()).decode()
-    return cluster["server"], ca
+    return await kube_from_kubeconfig(text, name, Settings())
 
 
 def member_kubeconfig(name: str, server: str, ca: str | None, token: str) -> str:
@@ -145,8 +135,8 @@ def _path(obj: dict[str, Any]) -> str:
 
 
 async def join(args: argparse.Namespace) -> int:
-    member, member_config = await _kube(args.member_kubeconfig, args.name)
-    host, _ = await _kube(args.host_kubeconfig, "host")
+    member = await _kube(args.member_kubeconfig, args.name)
+    host = await _kube(args.host_kubeconfig, "host")
     try:
         await _apply_all(member, member_objects(args.member_namespace, args.allow_role))
         token_request = {
@@ -159,7 +149,8 @@ async def join(args: argparse.Namespace) -> int:
             f"/api/v1/namespaces/{args.member_namespace}/serviceaccounts/{SERVICE_ACCOUNT}/token",
             body=token_request,
         )
-        server, ca = _server_and_ca(member_config)
+        server, pem = member.credentials.server, member.credentials.ca_pem
+        ca = base64.b64encode(pem.encode()).decode() if pem else None
         kubeconfig = member_kubeconfig(args.name, server, ca, answer["status"]["token"])
         secret_name = f"member-{args.name}"
         secret = _obj(
@@ -190,12 +181,12 @@ async def join(args: argparse.Namespace) -> int:
 
 
 async def unjoin(args: argparse.Namespace) -> int:
-    host, _ = await _kube(args.host_kubeconfig, "host")
+    host = await _kube(args.host_kubeconfig, "host")
     try:
         await host.delete(names.KIND_MEMBER, args.name)
         await host.delete("Secret", f"member-{args.name}", args.namespace)
         if args.member_kubeconfig:
-            member, _ = await _kube(args.member_kubeconfig, args.name)
+            member = await _kube(args.member_kubeconfig, args.name)
             try:
                 for kind, name, ns in (
                     ("ClusterRoleBinding", OPERATOR_ROLE, None),

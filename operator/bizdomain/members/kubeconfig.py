@@ -84,17 +84,19 @@ def _static(token: str) -> Token:
     return value
 
 
-def _from_file(path: Path) -> Token:
+class _TokenFile:
     """A token file read again every minute (a projected service-account token rotates)."""
-    cached: list[Any] = [None, 0.0]
 
-    async def value() -> str | None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.value: str | None = None
+        self.read_at = 0.0
+
+    async def __call__(self) -> str | None:
         now = time.monotonic()
-        if cached[0] is None or now - cached[1] > TOKEN_RELOAD_SECONDS:
-            cached[0], cached[1] = _read_token(path), now
-        return str(cached[0])
-
-    return value
+        if self.value is None or now - self.read_at > TOKEN_RELOAD_SECONDS:
+            self.value, self.read_at = _read_token(self.path), now
+        return self.value
 
 
 def _read_token(path: Path) -> str:
@@ -153,7 +155,7 @@ async def from_kubeconfig(config: Any, *, base: Path | None = None, key_dir: str
         credentials.token = _static(str(user["token"]))
     elif user.get("tokenFile"):
         token_file = Path(user["tokenFile"])
-        credentials.token = _from_file(token_file if token_file.is_absolute() or not base else base / token_file)
+        credentials.token = _TokenFile(token_file if token_file.is_absolute() or not base else base / token_file)
     return credentials
 
 
@@ -198,7 +200,7 @@ def in_cluster(root: Path = SERVICE_ACCOUNT) -> Credentials:
         ca = (root / "ca.crt").read_text()
     except OSError as exc:
         raise CredentialsError(f"the service account's CA cannot be read ({type(exc).__name__})") from exc
-    return Credentials(server=f"https://{host}:{port}", ca_pem=ca, token=_from_file(root / "token"))
+    return Credentials(server=f"https://{host}:{port}", ca_pem=ca, token=_TokenFile(root / "token"))
 
 
 async def host_credentials(key_dir: str | None = None) -> Credentials:
@@ -226,8 +228,7 @@ def _kubeconfig_files() -> dict[str, Any]:
 def _merge(into: dict[str, Any], config: dict[str, Any], base: Path) -> None:
     """kubectl's merge of a KUBECONFIG list: the first file to set a name or the current context wins.
     Relative file paths are made absolute against their own file's directory."""
-    into.setdefault("current-context", config.get("current-context"))
-    if not into["current-context"]:
+    if not into.get("current-context"):
         into["current-context"] = config.get("current-context")
     for section, files in (
         ("clusters", ("certificate-authority",)),
