@@ -33,6 +33,10 @@ ECHO_SECONDS = 10.0  # how long a status we wrote may take to come back through 
 # only the flips (Progressing, then Ready) need to be seen at once.
 PROGRESS_SECONDS = 5.0
 YIELD_EVERY = 200  # objects a round handles between two turns of the event loop
+# After the host refuses a kind's status writes (403: the operator's RBAC lacks it), that kind is
+# tried again after this long, doubling up to the cap: one refusal per kind and wait, not one per
+# object and round.
+REFUSED_SECONDS = (10.0, 20.0)
 
 
 class StatusWriter:
@@ -45,7 +49,8 @@ class StatusWriter:
         self._events_seen: dict[tuple[str, str, str], str] = {}
         # What each pass did per tenant, kept until the next round turns it into Events.
         self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
-        self.deferred: float | None = None  # seconds until a progress write held back by the last round is due
+        self.deferred: float | None = None  # seconds until a write held back by the last round is due
+        self._refused: dict[str, tuple[float, float]] = {}  # kind -> (monotonic time to try again, wait)
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -106,8 +111,11 @@ class StatusWriter:
         if written is not None and written[0] == new and clock - written[1] < ECHO_SECONDS:
             return  # our own write, not yet seen back through the watch
         if written is not None and not _flipped(new, old) and clock - written[1] < PROGRESS_SECONDS:
-            due = written[1] + PROGRESS_SECONDS - clock
-            self.deferred = due if self.deferred is None else min(self.deferred, due)
+            self._defer(written[1] + PROGRESS_SECONDS - clock)
+            return
+        refused = self._refused.get(kind)
+        if refused is not None and clock < refused[0]:
+            self._defer(refused[0] - clock)
             return
         body: dict[str, Any] = {
             "apiVersion": names.API_VERSION,
@@ -120,11 +128,18 @@ class StatusWriter:
         try:
             await self.kube.apply(body, subresource="status")
         except KubeError as exc:
+            if exc.status == 403:
+                wait = min(refused[1] * 2, REFUSED_SECONDS[1]) if refused else REFUSED_SECONDS[0]
+                self._refused[kind] = (time.monotonic() + wait, wait)
             if exc.status != 404:
                 log.warning("status: writing %s %s failed: %s", kind, name, exc)
             return
+        self._refused.pop(kind, None)
         metrics.STATUS_WRITES.labels(kind).inc()
         self._written[key] = (new, time.monotonic())
+
+    def _defer(self, due: float) -> None:
+        self.deferred = due if self.deferred is None else min(self.deferred, due)
 
     def _events_for(self, binding: BindingRecord, status: Any, outcomes: list[tuple[str, TenantOutcome]]) -> list[Job]:
         """Events for what the passes since the last round did to this binding's tenant, and new problems."""

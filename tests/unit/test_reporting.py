@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from bizdomain.members import Kube
-from bizdomain.reporting import PROGRESS_SECONDS, StatusWriter
+import pytest
+
+from bizdomain.members import Kube, KubeError
+from bizdomain.reporting import PROGRESS_SECONDS, REFUSED_SECONDS, StatusWriter
 from unit.factories import SETTINGS
 
 
@@ -62,3 +64,42 @@ def test_a_new_generation_is_never_held_back() -> None:
     asyncio.run(rounds())
     assert len(recorder.applied) == 2
     assert writer.deferred is None
+
+
+class _Refuser(_Recorder):
+    """A host whose RBAC refuses status writes until ``allowed``."""
+
+    allowed = False
+    refusals = 0
+
+    async def apply(self, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if not self.allowed:
+            self.refusals += 1
+            raise KubeError("host", 403, "Forbidden", "cannot patch resource businessdomains/status")
+        return await super().apply(body, **kwargs)
+
+
+def test_a_refused_kind_waits_before_it_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = _Refuser()
+    writer = StatusWriter(SETTINGS, cast(Kube, host))
+    clock = [1000.0]
+    monkeypatch.setattr("bizdomain.reporting.time.monotonic", lambda: clock[0])
+
+    async def rounds() -> None:
+        for name in ("a", "b", "c"):  # one refusal, then the kind waits: not one per object
+            await writer._write("BusinessDomain", name, None, {}, _status("False", "0/1"))
+        assert host.refusals == 1
+        assert writer.deferred == REFUSED_SECONDS[0]
+        clock[0] += REFUSED_SECONDS[0]
+        await writer._write("BusinessDomain", "a", None, {}, _status("False", "0/1"))
+        assert host.refusals == 2
+        writer.deferred = None
+        await writer._write("BusinessDomain", "a", None, {}, _status("False", "0/1"))
+        assert writer.deferred == min(2 * REFUSED_SECONDS[0], REFUSED_SECONDS[1])  # the wait doubles, capped
+        host.allowed = True
+        clock[0] += REFUSED_SECONDS[1]
+        for name in ("a", "b"):
+            await writer._write("BusinessDomain", name, None, {}, _status("False", "0/1"))
+
+    asyncio.run(rounds())
+    assert [b["metadata"]["name"] for b in host.applied] == ["a", "b"]
