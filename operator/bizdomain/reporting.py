@@ -36,7 +36,7 @@ YIELD_EVERY = 200  # objects a round handles between two turns of the event loop
 # After the host refuses a kind's status writes (403: the operator's RBAC lacks it), that kind is
 # tried again after this long, doubling up to the cap: one refusal per kind and wait, not one per
 # object and round.
-REFUSED_SECONDS = (10.0, 20.0)
+REFUSED_SECONDS = (5.0, 20.0)
 
 
 class StatusWriter:
