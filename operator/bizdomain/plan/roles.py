@@ -58,3 +58,11 @@ def desired_platform_roles() -> list[Desired]:
         build("ClusterRole", f"{names.ROLE_PREFIX}deployer", None, platform_labels(), {"rules": DEPLOYER_RULES})
     )
     return roles
+
+
+def deployer_admission_policy() -> list[dict[str, Any]]:
+    """The member admission objects that hold deployers to images and replicas (installed by join).
+
+    Interface placeholder: filled in by the deployer-hardening change (issue 11, class 5).
+    """
+    return []
