@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -42,6 +43,13 @@ class Settings(BaseModel):
         600.0, ge=0, description="How long an unreachable member may hold a deletion before it is released."
     )
     debounce_seconds: float = Field(0.2, ge=0, description="Changes within this window share one sync.")
+    pod_security: tuple[str, ...] = Field(
+        ("baseline",),
+        description="Pod Security level of tenant namespaces: a default level, then environment=level overrides.",
+    )
+    deployer_namespaces: tuple[str, ...] = Field(
+        ("ci",), description="Deployers must be ServiceAccounts in one of these (member) namespaces."
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -49,6 +57,29 @@ class Settings(BaseModel):
         if "cluster-admin" in roles:
             raise ValueError("cluster-admin can never be allow-listed")
         return roles
+
+    @field_validator("pod_security")
+    @classmethod
+    def _pod_security_levels(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in entries:
+            level = entry.partition("=")[2] if "=" in entry else entry
+            if level not in POD_SECURITY_LEVELS:
+                raise ValueError(f"pod security level {level!r} is not one of {', '.join(POD_SECURITY_LEVELS)}")
+        return entries
+
+    def pod_security_level(self, environment: str) -> str:
+        """The Pod Security level tenant namespaces of ``environment`` are held to."""
+        level = "baseline"
+        for entry in self.pod_security:
+            env, sep, value = entry.partition("=")
+            if not sep:
+                level = entry
+            elif env == environment:
+                return value
+        return level
+
+    def is_protected_environment(self, environment: str) -> bool:
+        return environment in self.protected_environments
 
     def is_protected_namespace(self, name: str) -> bool:
         """kube-*, default, the operator's own namespace and the configured list are never touched."""
@@ -81,6 +112,8 @@ class Settings(BaseModel):
             "ALLOWED_CLUSTER_ROLES": "allowed_cluster_roles",
             "PROTECTED_NAMESPACES": "protected_namespaces",
             "PROTECTED_ENVIRONMENTS": "protected_environments",
+            "POD_SECURITY": "pod_security",
+            "DEPLOYER_NAMESPACES": "deployer_namespaces",
         }
         for var, field in lists.items():
             if f"BIZDOMAIN_{var}" in env:

@@ -40,6 +40,19 @@ LABEL_RELEASED: Final = f"{GROUP}/released"
 ANNOTATION_DELETION_POLICY: Final = f"{GROUP}/deletion-policy"
 ANNOTATION_DISPLAY_NAME: Final = f"{GROUP}/display-name"
 ANNOTATION_RELEASED_AT: Final = f"{GROUP}/released-at"
+# Ownership: the uid of the BusinessDomain a member namespace (or Workspace) was created for.
+# A namespace keeps its owner (domain uid and environment) for as long as it exists.
+ANNOTATION_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
+# Set by a platform admin on a BusinessDomain: earlier uids of the same domain whose member
+# objects it may take back (host rebuilt from Git, domain re-created). Comma-separated.
+ANNOTATION_ADOPT_UIDS: Final = f"{GROUP}/adopt-uids"
+# On every namespace that ever belonged to a protected environment (or sits on a member that
+# serves one): never deleted by the operator, never removed (the member admission policy agrees).
+LABEL_PROTECTED: Final = f"{GROUP}/protected"
+# Pod Security admission, enforced by each member API server on tenant namespaces.
+LABEL_POD_SECURITY_ENFORCE: Final = "pod-security.kubernetes.io/enforce"
+LABEL_POD_SECURITY_WARN: Final = "pod-security.kubernetes.io/warn"
+LABEL_POD_SECURITY_AUDIT: Final = "pod-security.kubernetes.io/audit"
 
 # Components: what a managed object is for (lets one list select one role of objects).
 COMPONENT_PLATFORM: Final = "platform"  # the ClusterRoles installed once per member
@@ -95,6 +108,8 @@ class Reason:
     DELETION_BLOCKED: Final = "DeletionBlocked"
     CREDENTIALS_INVALID: Final = "CredentialsInvalid"
     REACHABLE: Final = "Reachable"
+    CLUSTER_NOT_IN_ENVIRONMENT: Final = "ClusterNotInEnvironment"
+    DEPLOYER_NOT_ALLOWED: Final = "DeployerNotAllowed"
 
 
 def role_cluster_role(role: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from bizdomain import names
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord
 
@@ -68,8 +69,13 @@ def _common(model: type[BaseModel], body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def domain_record(body: Mapping[str, Any]) -> DomainRecord:
-    created = _meta(body).get("creationTimestamp", "")
-    return DomainRecord(created=created, **_common(BusinessDomainSpec, body))
+    meta = _meta(body)
+    adopts = (meta.get("annotations") or {}).get(names.ANNOTATION_ADOPT_UIDS, "")
+    return DomainRecord(
+        created=meta.get("creationTimestamp", ""),
+        adopts=tuple(u.strip() for u in adopts.split(",") if u.strip()),
+        **_common(BusinessDomainSpec, body),
+    )
 
 
 def binding_record(body: Mapping[str, Any]) -> BindingRecord:

@@ -20,7 +20,7 @@ from bizdomain.api.domain import BusinessDomainStatus, ClusterOutcome, DomainSum
 from bizdomain.api.member import MemberClusterStatus
 from bizdomain.config import Settings
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, binding_clusters, binding_domain
-from bizdomain.plan.cluster import domain_for_namespace, unknown_clusters
+from bizdomain.plan.cluster import domain_for_namespace, foreign_clusters, unknown_clusters
 from bizdomain.sync import ClusterReport
 
 # A problem in this set does not make the tenant unready: it is reported, and the rest converged.
@@ -163,6 +163,16 @@ def _binding_verdict(
     warnings = [o for o in status.clusters if o.ready and o.message]
     if missing:
         return Verdict(False, False, True, names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
+    foreign = foreign_clusters(binding, world)
+    if foreign:
+        return Verdict(
+            False,
+            False,
+            True,
+            names.Reason.CLUSTER_NOT_IN_ENVIRONMENT,
+            f"MemberCluster {', '.join(foreign)} does not serve environment {binding.spec.environment!r}: "
+            "a binding only ever places its domain on members of its own environment",
+        )
     if not clusters:
         return Verdict(
             False,

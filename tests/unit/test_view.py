@@ -11,10 +11,11 @@ from typing import Any, cast
 
 import pytest
 
+from bizdomain.decide import IN_SYNC, in_sync
 from bizdomain.members import Kube, KubeError
 from bizdomain.plan import Desired
 from bizdomain.plan.objects import build, tenant_labels
-from bizdomain.sync.view import IN_SYNC, MemberView, in_sync
+from bizdomain.sync.view import MemberView
 
 JSON = dict[str, Any]
 

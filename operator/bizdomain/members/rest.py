@@ -296,6 +296,11 @@ class Kube:
         """Server-side apply of a manifest already serialized (as plans keep them)."""
         return await self._apply(kind, name, namespace, raw, force=True, subresource=None)
 
+    async def create_manifest(self, kind: str, namespace: str | None, raw: bytes) -> JSON:
+        """A plain create (409 AlreadyExists when the name is taken: never an adoption)."""
+        query = {"fieldManager": names.FIELD_MANAGER}
+        return await self.request("POST", KINDS[kind].collection(namespace), query=query, body=raw)
+
     async def _apply(
         self, kind: str, name: str, namespace: str | None, body: JSON | bytes, *, force: bool, subresource: str | None
     ) -> JSON:

@@ -1,9 +1,10 @@
 """The whole desired state of one member cluster, from everything known about the host.
 
 :func:`plan_cluster` is what a cluster worker calls before every sync. It picks the
-bindings that select the cluster, builds each tenant's footprint, and settles
-namespace collisions between tenants deterministically (the older domain, then the
-older binding, keeps the name), so two workers never disagree about who owns what.
+bindings that place their domain on the cluster (only ever on members that serve the
+binding's environment), builds each tenant's footprint, and lists, per namespace name,
+every tenant that wants it in a deterministic order. Who gets a namespace is decided
+against what exists on the member, in one place: :mod:`bizdomain.decide`.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ class ClusterPlan:
     platform: list[Desired]
     crd: Desired
     tenants: dict[tuple[str, str], TenantPlan] = field(default_factory=dict)
+    # namespace -> the tenants that want it on this cluster, the oldest claim first (over every
+    # tenant, also those a partial plan leaves out, so a partial pass decides as a full one).
+    claimants: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # domain -> the domain uids whose objects are that domain's (its own, and those it adopts), for
+    # every domain on the host: objects recorded for any other uid are never touched.
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Whether the member serves a protected environment: then no namespace on it is ever deleted.
+    protected: bool = False
 
     def scoped(self, domains: frozenset[str]) -> ClusterPlan:
         """Only these domains' tenants (no platform objects): what a partial pass converges."""
         tenants = {key: tenant for key, tenant in self.tenants.items() if key[0] in domains}
-        return ClusterPlan(cluster=self.cluster, platform=[], crd=self.crd, tenants=tenants)
-
-    @property
-    def frozen(self) -> set[tuple[str, str]]:
-        """Tenants whose objects must be left exactly as they are (neither applied nor pruned)."""
-        return {key for key, tenant in self.tenants.items() if tenant.frozen}
+        return replace(self, platform=[], tenants=tenants)
 
 
 def domain_for_namespace(namespace: str, settings: Settings) -> str | None:
@@ -50,15 +54,30 @@ def binding_domain(binding: BindingRecord, world: World, settings: Settings) -> 
 
 
 def selects(binding: BindingRecord, member: MemberRecord) -> bool:
-    """Whether ``binding`` places its domain on ``member``."""
+    """Whether ``binding`` places its domain on ``member``: only ever a member that serves the
+    binding's environment; cluster names or a selector narrow that set, never widen it."""
     if binding.spec is None or member.spec is None:
+        return False
+    if binding.spec.environment not in member.spec.environments:
         return False
     selection = binding.spec.clusters
     if selection is not None and selection.names is not None:
         return member.name in selection.names
     if selection is not None and selection.selector is not None:
         return selection.selector.matches(member.labels)
-    return binding.spec.environment in member.spec.environments
+    return True
+
+
+def foreign_clusters(binding: BindingRecord, world: World) -> list[str]:
+    """Cluster names a binding lists that exist but do not serve its environment."""
+    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
+        return []
+    env = binding.spec.environment
+    return [
+        n
+        for n in binding.spec.clusters.names
+        if (m := world.members.get(n)) is not None and m.spec is not None and env not in m.spec.environments
+    ]
 
 
 def unknown_clusters(binding: BindingRecord, world: World) -> list[str]:
@@ -82,7 +101,9 @@ def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem) -> T
         "Retain",
         problems=[problem],
         frozen=True,
+        hold=True,
         generations=(domain.generation, binding.generation),
+        domain_uid=domain.uid,
     )
 
 
@@ -118,12 +139,6 @@ def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) ->
     return hit.plan
 
 
-def _own(plan: TenantPlan) -> TenantPlan:
-    """A copy of a memoized tenant the caller may change (claims drop namespaces from it)."""
-    _ = plan.objects  # builds its Workspace once, for every copy made from now on
-    return replace(plan, namespaces=list(plan.namespaces), children=list(plan.children), problems=list(plan.problems))
-
-
 def plan_cluster(
     member: MemberRecord, world: World, settings: Settings, scope: frozenset[str] | None = None
 ) -> ClusterPlan:
@@ -151,26 +166,15 @@ def plan_cluster(
         order = (domain.created, domain.name, binding.created, binding.spec.environment)
         candidates.append((order, domain, binding))
 
-    claimed: dict[str, TenantPlan] = {}
+    protected = member.spec is not None and any(
+        settings.is_protected_environment(env) for env in member.spec.environments
+    )
+    plan.protected = protected
+    plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
         tenant = _tenant(domain, binding, settings)
-        if scope is not None and domain.name not in scope:
-            for namespace in tenant.namespaces:  # claims only: this tenant is not in the plan
-                claimed.setdefault(namespace, tenant)
-            continue
-        tenant = _own(tenant)
-        for namespace in list(tenant.namespaces):
-            owner = claimed.get(namespace)
-            if owner is not None:
-                tenant.drop_namespace(
-                    namespace,
-                    Problem(
-                        names.Reason.NAMESPACE_CONFLICT,
-                        f"namespace {namespace!r} on cluster {member.name!r} is already planned for "
-                        f"domain {owner.domain!r} environment {owner.environment!r}",
-                    ),
-                )
-            else:
-                claimed[namespace] = tenant
-        plan.tenants[tenant.key] = tenant
+        for namespace in tenant.namespaces:
+            plan.claimants.setdefault(namespace, []).append(tenant.key)
+        if scope is None or domain.name in scope:
+            plan.tenants[tenant.key] = tenant
     return plan

@@ -25,6 +25,13 @@ class DomainRecord:
     error: str | None = None
     deleting: bool = False
     status: dict[str, Any] = field(default_factory=dict)
+    # Earlier uids of this domain whose member objects it may take back: a platform action
+    # (the ``bizdomain.io/adopt-uids`` annotation), never a tenant's.
+    adopts: tuple[str, ...] = ()
+
+    def owns_uid(self, uid: str | None) -> bool:
+        """Whether objects recorded for domain uid ``uid`` are this domain's."""
+        return bool(uid) and (uid == self.uid or uid in self.adopts)
 
 
 @dataclass(frozen=True)

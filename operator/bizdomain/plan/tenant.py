@@ -2,8 +2,10 @@
 
 Called by :mod:`bizdomain.plan.cluster` for every (binding, cluster) pair. Pure: the
 same records always give the same objects, in the same order. Problems that make the
-footprint untrustworthy (an unknown department, a role the platform does not allow)
-freeze the tenant: nothing of it is applied or pruned until the binding is fixed.
+binding untrustworthy (an unknown department, a role the platform does not allow, a
+deployer the platform does not allow) *freeze* the tenant, and a frozen tenant fails safe:
+its plan is built from the valid part of the binding only, and the decide step
+(:mod:`bizdomain.decide`) lets it revoke and correct but never grant anything new.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain import names
-from bizdomain.api.common import DNS_LABEL, Limits
+from bizdomain.api.binding import AccessEntry
+from bizdomain.api.common import DNS_LABEL, Limits, Subject
 from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord
 from bizdomain.plan.objects import Desired, build, tenant_labels
@@ -39,7 +42,9 @@ class TenantPlan:
     namespaces: list[str] = field(default_factory=list)
     children: list[Desired] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    frozen: bool = False
+    frozen: bool = False  # grants nothing new; revocations and corrections still happen
+    hold: bool = False  # its binding or domain cannot be parsed: everything of it is left exactly as it is
+    domain_uid: str = ""
     workspace: dict[str, Any] | None = None
     generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
     # The Workspace built for these namespaces (built once, shared by copies of this plan).
@@ -52,23 +57,16 @@ class TenantPlan:
     @property
     def objects(self) -> list[Desired]:
         """Everything to apply: the Workspace (listing the namespaces kept) first, then the rest."""
-        if self.frozen or self.workspace is None:
+        if self.workspace is None:
             return []
         kept = tuple(self.namespaces)
         if self.built is None or self.built[0] != kept:
             spec = {**self.workspace, "namespaces": list(kept)}
             labels = tenant_labels(self.domain, self.environment)
             name = workspace_name(self.domain, self.environment)
-            self.built = (kept, build("Workspace", name, None, labels, {"spec": spec}))
+            annotations = {names.ANNOTATION_DOMAIN_UID: self.domain_uid}
+            self.built = (kept, build("Workspace", name, None, labels, {"spec": spec}, annotations))
         return [self.built[1], *self.children]
-
-    def drop_namespace(self, namespace: str, problem: Problem) -> None:
-        """Leave one namespace (and everything in it) out of this plan, saying why."""
-        self.namespaces = [n for n in self.namespaces if n != namespace]
-        self.children = [
-            o for o in self.children if o.namespace != namespace and not (o.kind == "Namespace" and o.name == namespace)
-        ]
-        self.problems.append(problem)
 
 
 def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> tuple[str, list[Problem]]:
@@ -76,7 +74,7 @@ def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Set
     assert domain.spec is not None
     assert binding.spec is not None
     policy = binding.spec.deletion_policy or domain.spec.deletion_policy
-    if policy == "Delete" and binding.spec.environment in settings.protected_environments:
+    if policy == "Delete" and settings.is_protected_environment(binding.spec.environment):
         return "Retain", [
             Problem(
                 names.Reason.DELETION_BLOCKED,
@@ -87,23 +85,48 @@ def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Set
     return policy, []
 
 
+def _allowed_roles(settings: Settings) -> set[str]:
+    return (set(names.BUILTIN_ROLES) | set(settings.allowed_cluster_roles)) - set(names.FORBIDDEN_ROLES)
+
+
+def grantable(entry: AccessEntry, domain: DomainRecord, settings: Settings) -> bool:
+    """Whether an access entry may grant anything: a known department, a role the platform allows."""
+    assert domain.spec is not None
+    return domain.spec.department(entry.department) is not None and entry.role in _allowed_roles(settings)
+
+
+def deployer_allowed(subject: Subject, settings: Settings) -> bool:
+    """Deployers are pipeline identities: ServiceAccounts in the namespaces the platform names."""
+    return subject.kind == "ServiceAccount" and subject.namespace in settings.deployer_namespaces
+
+
 def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> list[Problem]:
-    """Problems that freeze the tenant: the footprint cannot be trusted until they are fixed."""
+    """Problems that freeze the tenant: nothing new is granted until they are fixed."""
     assert domain.spec is not None
     assert binding.spec is not None
     problems = []
-    allowed = set(names.BUILTIN_ROLES) | set(settings.allowed_cluster_roles)
+    allowed = _allowed_roles(settings)
+    for subject in binding.spec.deployers:
+        if not deployer_allowed(subject, settings):
+            where = ", ".join(settings.deployer_namespaces) or "none"
+            problems.append(
+                Problem(
+                    names.Reason.DEPLOYER_NOT_ALLOWED,
+                    f"deployer {subject.kind} {subject.name!r} is not allowed: deployers are ServiceAccounts "
+                    f"in the platform's pipeline namespaces ({where})",
+                )
+            )
     for entry in binding.spec.access:
         if domain.spec.department(entry.department) is None:
             known = ", ".join(d.name for d in domain.spec.departments) or "none"
             problems.append(
                 Problem(
                     names.Reason.UNKNOWN_DEPARTMENT,
-                    f"access names department {entry.department!r}, which domain {domain.name!r} "
-                    f"does not have (departments: {known})",
+                    f"access names department {entry.department!r}, which this domain does not have "
+                    f"(departments: {known})",
                 )
             )
-        if entry.role not in allowed or entry.role in names.FORBIDDEN_ROLES:
+        if entry.role not in allowed:
             problems.append(
                 Problem(
                     names.Reason.ROLE_NOT_ALLOWED,
@@ -146,8 +169,27 @@ def _limit_range(limits: Limits) -> dict[str, Any] | None:
     return {"spec": {"limits": [item]}} if len(item) > 1 else None
 
 
+def namespace_labels(domain: DomainRecord, environment: str, project: str, settings: Settings) -> dict[str, str]:
+    """A tenant namespace's labels: the tenant's, its project, its Pod Security level, protection."""
+    level = settings.pod_security_level(environment)
+    labels = {
+        **tenant_labels(domain.name, environment),
+        names.LABEL_PROJECT: project,
+        names.LABEL_POD_SECURITY_ENFORCE: level,
+        names.LABEL_POD_SECURITY_WARN: level,
+        names.LABEL_POD_SECURITY_AUDIT: level,
+    }
+    if settings.is_protected_environment(environment):
+        labels[names.LABEL_PROTECTED] = "true"
+    return labels
+
+
 def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
-    """The full desired set for ``domain`` bound by ``binding`` on any one cluster it selects."""
+    """The full desired set for ``domain`` bound by ``binding`` on any one cluster it selects.
+
+    A binding with problems is planned from its valid part only (known departments, allowed
+    roles and deployers, valid namespace names) and marked frozen.
+    """
     assert domain.spec is not None
     assert binding.spec is not None
     spec, bspec = domain.spec, binding.spec
@@ -160,38 +202,38 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
         policy,
         problems=policy_problems,
         generations=(domain.generation, binding.generation),
+        domain_uid=domain.uid,
     )
     problems = validate(domain, binding, settings)
     if problems:
         plan.problems.extend(problems)
         plan.frozen = True
-        return plan
+    access = [e for e in bspec.access if grantable(e, domain, settings)]
+    deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
 
     labels = tenant_labels(domain.name, environment)
     quota = {**(spec.quota or {}), **(bspec.quota or {})}
     limits = (spec.limits or Limits()).merged(bspec.limits)
     limit_range = _limit_range(limits)
+    annotations = {
+        names.ANNOTATION_DELETION_POLICY: policy,
+        names.ANNOTATION_DISPLAY_NAME: spec.display_name,
+        names.ANNOTATION_DOMAIN_UID: domain.uid,
+    }
 
     for project in spec.project_names(domain.name, environment):
         namespace = bspec.namespace_for(domain.name, project)
+        if len(namespace) > MAX_NAME or not _DNS_LABEL.match(namespace):
+            continue  # reported by validate()
         if settings.is_protected_namespace(namespace):
             plan.problems.append(
                 Problem(names.Reason.NAMESPACE_PROTECTED, f"namespace {namespace!r} is protected by the platform")
             )
             continue
         plan.namespaces.append(namespace)
-        ns_labels = {**labels, names.LABEL_PROJECT: project}
-        plan.children.append(
-            build(
-                "Namespace",
-                namespace,
-                None,
-                ns_labels,
-                {},
-                {names.ANNOTATION_DELETION_POLICY: policy, names.ANNOTATION_DISPLAY_NAME: spec.display_name},
-            )
-        )
-        plan.children.extend(_rbac(namespace, labels, domain, binding))
+        ns_labels = namespace_labels(domain, environment, project, settings)
+        plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
+        plan.children.extend(_rbac(namespace, labels, domain, access, deployers))
         if quota:
             plan.children.append(
                 build(
@@ -211,11 +253,16 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
     return plan
 
 
-def _rbac(namespace: str, labels: dict[str, str], domain: DomainRecord, binding: BindingRecord) -> list[Desired]:
+def _rbac(
+    namespace: str,
+    labels: dict[str, str],
+    domain: DomainRecord,
+    access: list[AccessEntry],
+    deployers: list[Subject],
+) -> list[Desired]:
     assert domain.spec is not None
-    assert binding.spec is not None
     out = []
-    for entry in binding.spec.access:
+    for entry in access:
         department = domain.spec.department(entry.department)
         if department is None or not department.members:
             continue
@@ -228,14 +275,14 @@ def _rbac(namespace: str, labels: dict[str, str], domain: DomainRecord, binding:
                 [s.to_rbac() for s in department.members],
             )
         )
-    if binding.spec.deployers:
+    if deployers:
         out.append(
             _role_binding(
                 names.DEPLOYERS_BINDING,
                 namespace,
                 labels,
                 names.role_cluster_role("deployer"),
-                [s.to_rbac() for s in binding.spec.deployers],
+                [s.to_rbac() for s in deployers],
             )
         )
     return out

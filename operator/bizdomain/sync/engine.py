@@ -1,13 +1,13 @@
-"""Converge one cluster on its plan: apply what differs, prune what is ours and unwanted.
+"""Converge one cluster on its plan: carry out what :func:`bizdomain.decide.decide` decided.
 
-Called by the runtime's cluster workers. Every write is a server-side apply under one field
-manager; a steady state makes no write at all, because each desired object is compared
-with what the member's view holds first (see :mod:`bizdomain.sync.view` and
-:func:`bizdomain.plan.needs_apply`). Pruning fails closed: when the view of any kind cannot
-be trusted (a list failed, a watch broke), nothing is applied or deleted on that cluster in
-that pass, and only objects carrying the operator's labels are ever candidates. Namespaces
-are deleted only under a Delete policy recorded on the namespace itself; under Retain they
-are released (our labels removed, workloads kept).
+Called by the runtime's cluster workers. The pure decide step says what to create, apply,
+delete and release (and why); this module only does it. Every write is a server-side apply
+under one field manager, except namespaces, which are created with a plain create so that
+one made by someone else meanwhile is a conflict, never adopted. A steady state makes no
+write at all (decide compares the plan with the member's view, :mod:`bizdomain.sync.view`).
+It fails closed: when the view of any kind cannot be trusted (a list failed, a watch broke),
+nothing is applied or deleted on that cluster in that pass. Deletes carry uid and
+resourceVersion preconditions.
 """
 
 from __future__ import annotations
@@ -19,35 +19,17 @@ from collections.abc import Callable
 from bizdomain import metrics, names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
+from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
-from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
+from bizdomain.plan import ClusterPlan, Desired, Problem, needs_apply
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
-from bizdomain.sync.report import ClusterReport, TenantKey, TenantOutcome
-from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView, in_sync
+from bizdomain.sync.report import ClusterReport, TenantOutcome
+from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView
 from bizdomain.sync.workspaces import now, workspace_statuses
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MANAGED", "TENANT_KINDS", "ClusterReport", "ClusterSync", "TenantOutcome", "sync_cluster"]
-
-
-def _key(obj: JSON) -> Key:
-    meta = obj["metadata"]
-    return (obj["kind"], meta.get("namespace"), meta["name"])
-
-
-def _labels(obj: JSON) -> dict[str, str]:
-    return obj.get("metadata", {}).get("labels") or {}
-
-
-def _tenant_of(obj: JSON) -> TenantKey | None:
-    labels = _labels(obj)
-    if labels.get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
-        return None
-    if labels.get(names.LABEL_COMPONENT) != names.COMPONENT_TENANT:
-        return None
-    domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
-    return (domain, environment) if domain and environment else None
 
 
 def _describe(key: Key) -> str:
@@ -82,6 +64,7 @@ class ClusterSync:
         self.scope = scope
         self.settings = settings
         self.report = ClusterReport(cluster=plan.cluster, ok=True)
+        self._lost: set[str] = set()  # namespaces someone else created under our feet this pass
         self.live: dict[Key, JSON] = {}
         self.namespaces: dict[str, JSON] = {}
         self._desired: dict[Key, Desired] = {d.key: d for d in self.plan.platform}
@@ -103,9 +86,11 @@ class ClusterSync:
             return self.report
         self.namespaces = self.view.namespaces()
         self.live = self.view.managed(self.scope)
-        self._claim_namespaces()
-        await self._apply_all()
-        await self._prune()
+        decision = decide(self.plan, self.namespaces, self.live, self.settings)
+        self.plan = decision.plan
+        self._record(decision)
+        await self._apply_all(decision.applies)
+        await self._prune(decision.prunes)
         await self._workspace_statuses()
         for key in [k for k in self.report.tenants if k[0] in self.report.skipped]:
             del self.report.tenants[key]
@@ -133,67 +118,48 @@ class ClusterSync:
             live = await self.kube.get(crd.kind, crd.name)
         raise KubeError(self.plan.cluster, 0, "CRDNotEstablished", f"{crd.name} is not established yet")
 
-    def _claim_namespaces(self) -> None:
-        """Drop from each tenant the namespaces that exist and are not ours to manage."""
-        for tenant in self.plan.tenants.values():
-            if tenant.frozen:
-                continue
-            for namespace in list(tenant.namespaces):
-                live = self.namespaces.get(namespace)
-                if live is None:
-                    continue
-                labels = _labels(live)
-                mine = labels.get(names.LABEL_DOMAIN) == tenant.domain and (
-                    labels.get(names.LABEL_RELEASED) == "true"
-                    or (
-                        labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY_VALUE
-                        and labels.get(names.LABEL_ENVIRONMENT) == tenant.environment
-                    )
-                )
-                if live["metadata"].get("deletionTimestamp"):
-                    tenant.drop_namespace(
-                        namespace,
-                        Problem(names.Reason.PROGRESSING, f"namespace {namespace!r} is still terminating"),
-                    )
-                elif not mine:
-                    tenant.drop_namespace(
-                        namespace,
-                        Problem(
-                            names.Reason.NAMESPACE_CONFLICT,
-                            f"namespace {namespace!r} already exists on cluster {self.plan.cluster!r} and was not "
-                            f"created by bizdomain for domain {tenant.domain!r}; it is left untouched",
-                        ),
-                    )
-
-    async def _apply_all(self) -> None:
-        platform = [(None, d) for d in self.plan.platform]
-        tenants = [(t, d) for t in self.plan.tenants.values() for d in t.objects]
-        # Cluster-scoped objects (and namespaces) first, then what lives inside them.
-        first = [(t, d) for t, d in platform + tenants if d.namespace is None]
-        second = [(t, d) for t, d in tenants if d.namespace is not None]
-        for tenant in self.plan.tenants.values():
+    def _record(self, decision: Decision) -> None:
+        for tenant in decision.plan.tenants.values():
             outcome = self.report.tenant(tenant.key)
             outcome.problems.extend(tenant.problems)
             outcome.namespaces = list(tenant.namespaces)
             outcome.generations = tenant.generations
             outcome.frozen = tenant.frozen
-        for batch in (first, second):
-            # Only what differs gets a task: a steady pass over thousands of objects spawns none.
-            todo = [(t, d) for t, d in batch if self._differs(d)]
-            await each(todo, lambda job: self._apply_one(*job), self.settings.member_concurrency)
 
-    def _differs(self, desired: Desired) -> bool:
-        return not in_sync(desired, self.live.get(desired.key))
+    async def _apply_all(self, applies: list[Apply]) -> None:
+        # Cluster-scoped objects (and namespaces) first, then what lives inside them.
+        first = [a for a in applies if a.desired.namespace is None]
+        second = [a for a in applies if a.desired.namespace is not None]
+        await each(first, self._apply_one, self.settings.member_concurrency)
+        second = [a for a in second if a.desired.namespace not in self._lost]
+        await each(second, self._apply_one, self.settings.member_concurrency)
 
-    async def _apply_one(self, tenant: TenantPlan | None, desired: Desired) -> None:
-        if tenant is not None and self._skipped(tenant.domain):
+    async def _apply_one(self, action: Apply) -> None:
+        desired, tenant = action.desired, action.tenant
+        if tenant is not None and self._skipped(tenant[0]):
             return
         live = self.live.get(desired.key)
-        outcome = self.report.tenant(tenant.key) if tenant else None
+        outcome = self.report.tenant(tenant) if tenant else None
         what = _describe(desired.key)
         try:
-            self.view.seen(await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw))
+            if action.create:
+                answer = await self.kube.create_manifest(desired.kind, desired.namespace, desired.raw)
+            else:
+                answer = await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
+            self.view.seen(answer)
         except KubeError as exc:
+            if action.create and exc.status == 409 and outcome is not None:
+                # Made by someone else since the view saw the member: theirs, never adopted.
+                self._lost.add(desired.name)
+                outcome.namespaces = [n for n in outcome.namespaces if n != desired.name]
+                outcome.problems.append(
+                    Problem(
+                        names.Reason.NAMESPACE_CONFLICT,
+                        f"namespace {desired.name!r} on cluster {self.plan.cluster!r} was created by someone else; "
+                        "it is left untouched",
+                    )
+                )
+                return
             log.warning("cluster %s: applying %s failed: %s", self.plan.cluster, what, exc, extra=self._ctx(tenant))
             if outcome is None:
                 self.report.ok = False
@@ -205,84 +171,39 @@ class ClusterSync:
             return
         self.report.writes += 1
         if live is None:
-            action = "created"
+            verb = "created"
         else:
             old_hash = (live["metadata"].get("annotations") or {}).get(ANNOTATION_SPEC_HASH)
             new_hash = desired.spec_hash
-            action = "updated" if old_hash != new_hash else "corrected"
-        metrics.OBJECTS.labels(self.plan.cluster, desired.kind, action).inc()
+            verb = "updated" if old_hash != new_hash else "corrected"
+        metrics.OBJECTS.labels(self.plan.cluster, desired.kind, verb).inc()
         if outcome is not None:
-            getattr(outcome, action).append(what)
+            getattr(outcome, verb).append(what)
 
-    def _ctx(self, tenant: TenantPlan | None) -> dict[str, str]:
+    def _ctx(self, tenant: tuple[str, str] | None) -> dict[str, str]:
         """Context for structured logs: the cluster, and the tenant when there is one."""
         ctx = {"cluster": self.plan.cluster}
         if tenant is not None:
-            ctx.update(domain=tenant.domain, environment=tenant.environment)
+            ctx.update(domain=tenant[0], environment=tenant[1])
         return ctx
 
-    def _wanted(self) -> set[Key]:
-        keys = {d.key for d in self.plan.platform}
-        for tenant in self.plan.tenants.values():
-            keys.update(d.key for d in tenant.objects)
-        return keys
-
-    def _policy(self, tenant_key: TenantKey, namespace: JSON) -> str:
-        tenant = self.plan.tenants.get(tenant_key)
-        if tenant is not None:
-            return tenant.deletion_policy
-        recorded = (namespace["metadata"].get("annotations") or {}).get(names.ANNOTATION_DELETION_POLICY)
-        return "Delete" if recorded == "Delete" else "Retain"
-
-    async def _prune(self) -> None:
-        wanted = self._wanted()
-        frozen = self.plan.frozen
-        doomed: list[tuple[TenantKey | None, JSON]] = []
-        for key, obj in self.live.items():
-            if key in wanted:
-                continue
-            tenant_key = _tenant_of(obj)
-            if tenant_key is None:
-                platform = _labels(obj).get(names.LABEL_COMPONENT) == names.COMPONENT_PLATFORM
-                if platform and key[0] == "ClusterRole" and key[2].startswith(names.ROLE_PREFIX):
-                    doomed.append((None, obj))
-                continue
-            if tenant_key in frozen:
-                continue
-            doomed.append((tenant_key, obj))
+    async def _prune(self, prunes: list[Prune]) -> None:
         # Objects inside namespaces first, namespaces last.
-        doomed.sort(key=lambda item: item[1]["kind"] == "Namespace")
-        inner = [d for d in doomed if d[1]["kind"] != "Namespace"]
-        spaces = [d for d in doomed if d[1]["kind"] == "Namespace"]
+        inner = [p for p in prunes if p.key[0] != "Namespace"]
+        spaces = [p for p in prunes if p.key[0] == "Namespace"]
         for batch in (inner, spaces):
-            await each(batch, lambda job: self._prune_one(*job), self.settings.member_concurrency)
+            await each(batch, self._prune_one, self.settings.member_concurrency)
 
-    async def _prune_one(self, tenant_key: TenantKey | None, obj: JSON) -> None:
-        key = _key(obj)
+    async def _prune_one(self, prune: Prune) -> None:
+        key, obj, tenant_key = prune.key, prune.live, prune.tenant
         what = _describe(key)
         if tenant_key is not None and self._skipped(tenant_key[0]):
             return
         outcome = self.report.tenant(tenant_key) if tenant_key else None
         try:
-            if key[0] == "Namespace":
-                name = key[2]
-                if self.settings.is_protected_namespace(name):
-                    log.error(
-                        "cluster %s: refusing to prune protected namespace %s",
-                        self.plan.cluster,
-                        name,
-                        extra=self._ctx(None),
-                    )
-                    return
-                if obj["metadata"].get("deletionTimestamp"):
-                    return
-                assert tenant_key is not None
-                if self._policy(tenant_key, obj) == "Delete":
-                    await self._delete(key, obj)
-                    action = "pruned"
-                else:
-                    self.view.seen(await self.kube.apply(_released(obj)))
-                    action = "released"
+            if prune.release:
+                self.view.seen(await self.kube.apply(_released(obj)))
+                action = "released"
             else:
                 await self._delete(key, obj)
                 action = "pruned"
@@ -320,18 +241,33 @@ class ClusterSync:
             log.warning("cluster %s: writing Workspace status failed: %s", self.plan.cluster, exc)
 
 
+# What a released namespace keeps: whose it is (so only its owner takes it back), its Pod Security
+# level, and its protection (which is never taken off).
+RELEASE_KEEPS = (
+    names.LABEL_DOMAIN,
+    names.LABEL_ENVIRONMENT,
+    names.LABEL_PROJECT,
+    names.LABEL_PROTECTED,
+    names.LABEL_POD_SECURITY_ENFORCE,
+    names.LABEL_POD_SECURITY_WARN,
+    names.LABEL_POD_SECURITY_AUDIT,
+)
+
+
 def _released(namespace: JSON) -> JSON:
-    """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership labels stay."""
+    """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership stays."""
     meta = namespace["metadata"]
-    labels = _labels(namespace)
-    keep = {k: labels[k] for k in (names.LABEL_DOMAIN, names.LABEL_ENVIRONMENT, names.LABEL_PROJECT) if k in labels}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    keep = {k: labels[k] for k in RELEASE_KEEPS if k in labels}
+    owner = {k: annotations[k] for k in (names.ANNOTATION_DOMAIN_UID,) if k in annotations}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
             "name": meta["name"],
             "labels": {**keep, names.LABEL_RELEASED: "true"},
-            "annotations": {names.ANNOTATION_RELEASED_AT: now()},
+            "annotations": {**owner, names.ANNOTATION_RELEASED_AT: now()},
         },
     }
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from bizdomain import names
+from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
 
@@ -40,8 +41,6 @@ VIEW_KINDS: dict[str, str | None] = {
     "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
     **dict.fromkeys(TENANT_KINDS, MANAGED),
 }
-# On a compact entry: the spec-hash of the desired object it was found to hold (None: unknown).
-IN_SYNC = "__in_sync__"
 OUR_ANNOTATIONS = f"{names.GROUP}/"
 _KEEP = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
 WATCH_SECONDS = 300
@@ -51,15 +50,6 @@ WATCH_BACKOFF_MAX = 10.0
 def key_of(obj: JSON) -> Key:
     meta = obj["metadata"]
     return (obj["kind"], meta.get("namespace"), meta["name"])
-
-
-def in_sync(desired: Desired, live: JSON | None) -> bool:
-    """Whether ``live`` (a view entry, or a whole object) already holds ``desired``."""
-    if live is None:
-        return False
-    if IN_SYNC in live:
-        return bool(live[IN_SYNC] is not None and live[IN_SYNC] == desired.spec_hash)
-    return not needs_apply(desired.body, live)
 
 
 def _version(obj: JSON) -> int | None:
@@ -98,6 +88,7 @@ class MemberView:
         }
         self._tombstones: dict[Key, int | None] = {}
         self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self._subjects: dict[tuple[tuple[str, str, str], ...], tuple[tuple[str, str, str], ...]] = {}
         self._watches: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
 
@@ -160,6 +151,7 @@ class MemberView:
         async with self._lock:
             todo = list(kinds) if kinds is not None else list(VIEW_KINDS)
             self._labels.clear()  # label sets of objects long gone go too (entries keep theirs)
+            self._subjects.clear()
             results = await asyncio.gather(*(self._list(kind) for kind in todo), return_exceptions=True)
             self._tombstones.clear()
         for result in results:
@@ -286,7 +278,11 @@ class MemberView:
         if "annotations" in kept:  # only ours are ever read (others can be large)
             ours = {k: v for k, v in kept["annotations"].items() if k.startswith(OUR_ANNOTATIONS)}
             kept["annotations"] = ours
-        return {"kind": key[0], "metadata": kept, IN_SYNC: verdict}
+        entry: JSON = {"kind": key[0], "metadata": kept, IN_SYNC: verdict}
+        if key[0] == "RoleBinding":  # who a binding grants to: a frozen tenant may only narrow it
+            subjects = subject_keys(obj.get("subjects"))
+            entry[SUBJECTS] = self._subjects.setdefault(subjects, subjects)
+        return entry
 
     async def close(self) -> None:
         tasks = list(self._watches.values())

@@ -28,7 +28,7 @@ def workspace_statuses(
     """The status bodies (for server-side apply) of the plan's Workspaces whose condition changed."""
     writes: list[JSON] = []
     for tenant in plan.tenants.values():
-        if tenant.frozen or tenant.workspace is None or skipped(tenant.domain):
+        if tenant.hold or tenant.workspace is None or skipped(tenant.domain):
             continue
         outcome = report.tenant(tenant.key)
         blocking = [p for p in outcome.problems if p.reason != names.Reason.DELETION_BLOCKED]

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bizdomain import names
+from bizdomain.decide import decide
 from bizdomain.plan import (
     BindingRecord,
     ClusterPlan,
@@ -24,6 +25,7 @@ from bizdomain.plan import (
     tenant_labels,
     unknown_clusters,
 )
+from bizdomain.plan.cluster import foreign_clusters
 from unit import factories, strategies
 from unit.factories import SETTINGS
 
@@ -45,10 +47,22 @@ def test_default_selection_is_every_member_serving_the_environment() -> None:
     assert not selects(binding, factories.member("prod", ("prod",)))
 
 
-def test_selection_by_names_ignores_the_members_environments() -> None:
+def test_selection_by_names_narrows_to_members_serving_the_environment() -> None:
+    # Names narrow the members serving the environment; they never reach a member that serves
+    # another one (a dev binding naming the prod cluster lands nowhere).
     binding = bound("dev", clusters={"names": ["edge"]})
-    assert selects(binding, factories.member("edge", ("prod",)))
+    assert not selects(binding, factories.member("edge", ("prod",)))
+    assert selects(binding, factories.member("edge", ("dev", "prod")))
     assert not selects(binding, factories.member("dev", ("dev",)))
+
+
+def test_foreign_clusters_are_the_named_members_of_other_environments() -> None:
+    binding = bound("dev", clusters={"names": ["prod", "dev", "nowhere"]})
+    world = factories.world(
+        [factories.domain()], [binding], [factories.member("prod", ("prod",)), factories.member("dev")]
+    )
+    assert foreign_clusters(binding, world) == ["prod"]
+    assert binding_clusters(binding, world) == ["dev"]
 
 
 def test_empty_name_list_selects_nothing() -> None:
@@ -94,8 +108,9 @@ def expr(key: str, operator: str, *values: str) -> dict[str, Any]:
 )
 def test_selection_by_label_selector(selector: dict[str, Any], labels: dict[str, str], expected: bool) -> None:
     binding = bound("dev", clusters={"selector": selector})
-    # The member serves another environment: a selector, like names, overrides the default.
-    assert selects(binding, factories.member("m", ("prod",), labels)) is expected
+    assert selects(binding, factories.member("m", ("dev",), labels)) is expected
+    # A selector, like names, only narrows: a member serving another environment is never selected.
+    assert not selects(binding, factories.member("m", ("prod",), labels))
 
 
 def test_nothing_selects_a_member_without_spec() -> None:
@@ -158,7 +173,7 @@ def test_member_gets_platform_roles_the_workspace_crd_and_its_tenants() -> None:
     assert plan.crd.key == ("CustomResourceDefinition", None, "workspaces.bizdomain.io")
     assert list(plan.tenants) == [("payments", "dev")]
     assert plan.tenants[("payments", "dev")].namespaces == ["payments"]
-    assert plan.frozen == set()
+    assert not any(t.frozen for t in plan.tenants.values())
 
 
 def test_a_member_serving_nothing_bound_gets_only_the_platform() -> None:
@@ -196,11 +211,11 @@ def test_unparseable_spec_freezes_the_tenant(broken: str) -> None:
 
     tenant = plan.tenants[("payments", "dev")]
     assert tenant.frozen
+    assert tenant.hold, "unparseable: left exactly as it is"
     assert tenant.objects == []
     assert tenant.deletion_policy == "Retain"
     assert [p.reason for p in tenant.problems] == [names.Reason.INVALID_SPEC]
     assert "field required" in tenant.problems[0].message
-    assert plan.frozen == {("payments", "dev")}
 
 
 def test_unparseable_binding_is_frozen_even_on_members_it_might_not_select() -> None:
@@ -208,7 +223,7 @@ def test_unparseable_binding_is_frozen_even_on_members_it_might_not_select() -> 
     world = factories.world(
         [factories.domain()], [factories.binding("dev", error="bad")], [factories.member("prod", ("prod",))]
     )
-    assert plan_cluster(world.members["prod"], world, SETTINGS).frozen == {("payments", "dev")}
+    assert plan_cluster(world.members["prod"], world, SETTINGS).tenants[("payments", "dev")].hold
 
 
 def test_a_frozen_tenant_does_not_stop_the_others() -> None:
@@ -219,8 +234,13 @@ def test_a_frozen_tenant_does_not_stop_the_others() -> None:
         [factories.member("dev")],
     )
     plan = plan_cluster(world.members["dev"], world, SETTINGS)
-    assert plan.frozen == {("billing", "dev")}
+    assert {k for k, t in plan.tenants.items() if t.frozen} == {("billing", "dev")}
     assert plan.tenants[("payments", "dev")].objects
+
+
+def decided(world: World, member: str) -> ClusterPlan:
+    """The plan of ``member`` as decided against an empty member (no namespace exists yet)."""
+    return decide(plan_cluster(world.members[member], world, SETTINGS), {}, {}, SETTINGS).plan
 
 
 def two_domains_one_namespace(older: str, newer: str, *, same_time: bool = False) -> World:
@@ -249,15 +269,14 @@ def two_domains_one_namespace(older: str, newer: str, *, same_time: bool = False
 )
 def test_namespace_conflict_goes_to_the_older_domain(older: str, newer: str, same_time: bool) -> None:
     world = two_domains_one_namespace(older, newer, same_time=same_time)
-    plan = plan_cluster(world.members["dev"], world, SETTINGS)
+    plan = decided(world, "dev")
 
     winner, loser = plan.tenants[(older, "dev")], plan.tenants[(newer, "dev")]
     assert winner.namespaces == ["shared", "own"]
     assert winner.problems == []
     assert loser.namespaces == []  # "own" also collides: both domains use the same project names
     assert {p.reason for p in loser.problems} == {names.Reason.NAMESPACE_CONFLICT}
-    assert f"domain {older!r}" in loser.problems[0].message
-    assert "'dev'" in loser.problems[0].message
+    assert older not in loser.problems[0].message, "a conflict never names the other tenant"
     assert not loser.frozen, "a conflict drops the namespace; the rest of the tenant converges"
     assert [o.kind for o in loser.objects] == ["Workspace"]
     assert loser.objects[0].body["spec"]["namespaces"] == []
@@ -271,7 +290,7 @@ def test_conflict_drops_only_the_colliding_namespace_and_its_contents() -> None:
         [bound("dev", "alpha"), bound("dev", "beta")],
         [factories.member("dev")],
     )
-    loser = plan_cluster(world.members["dev"], world, SETTINGS).tenants[("beta", "dev")]
+    loser = decided(world, "dev").tenants[("beta", "dev")]
     assert loser.namespaces == ["b-only"]
     assert {o.namespace for o in loser.objects if o.namespace} == {"b-only"}
     assert ("Namespace", None, "shared") not in {o.key for o in loser.objects}
@@ -288,7 +307,7 @@ def test_two_environments_of_one_domain_on_one_member_conflict_by_age() -> None:
         ],
         [factories.member("shared", ("dev", "prod"))],
     )
-    plan = plan_cluster(world.members["shared"], world, SETTINGS)
+    plan = decided(world, "shared")
     assert plan.tenants[("payments", "prod")].namespaces == ["payments"]
     assert plan.tenants[("payments", "dev")].namespaces == []
     assert [p.reason for p in plan.tenants[("payments", "dev")].problems] == [names.Reason.NAMESPACE_CONFLICT]
@@ -344,7 +363,7 @@ def test_input_order_does_not_change_the_plan(seed: int) -> None:
 @given(world=strategies.worlds())
 def test_property_cluster_plans_are_consistent(world: World) -> None:
     for member in world.members.values():
-        plan = plan_cluster(member, world, SETTINGS)
+        plan = decide(plan_cluster(member, world, SETTINGS), {}, {}, SETTINGS).plan
 
         keys = [d.key for d in plan.platform] + [plan.crd.key]
         owners: dict[str, tuple[str, str]] = {}

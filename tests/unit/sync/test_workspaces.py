@@ -17,8 +17,10 @@ def plan(*tenants: TenantPlan) -> ClusterPlan:
     return ClusterPlan(cluster="dev", platform=[], crd=CRD, tenants={t.key: t for t in tenants})
 
 
-def tenant(domain: str = "payments", *, frozen: bool = False) -> TenantPlan:
-    return TenantPlan(domain, "dev", ("domain-" + domain, "dev"), "Retain", workspace={"spec": {}}, frozen=frozen)
+def tenant(domain: str = "payments", *, hold: bool = False) -> TenantPlan:
+    return TenantPlan(
+        domain, "dev", ("domain-" + domain, "dev"), "Retain", workspace={"spec": {}}, frozen=hold, hold=hold
+    )
 
 
 def held(status: str, reason: str, message: str, since: str = "2026-01-01T00:00:00Z") -> dict[Any, Any]:
@@ -53,8 +55,8 @@ def test_a_problem_makes_it_not_ready_and_a_new_message_keeps_the_transition_tim
     assert condition["lastTransitionTime"] == "2026-01-02T00:00:00Z"
 
 
-def test_frozen_skipped_and_workspaceless_tenants_are_left_alone() -> None:
+def test_held_skipped_and_workspaceless_tenants_are_left_alone() -> None:
     bare = tenant("bare")
     bare.workspace = None
-    tenants = plan(tenant("frozen", frozen=True), tenant("moving"), bare)
+    tenants = plan(tenant("held", hold=True), tenant("moving"), bare)
     assert workspace_statuses(tenants, ClusterReport("dev", ok=True), {}, skipped=lambda d: d == "moving") == []

@@ -1,0 +1,344 @@
+"""Decide what one pass does on one member: pure, from the plan and a snapshot of the member.
+
+HNC's ``syncWithForest`` / ``operate`` split: :func:`decide` takes the cluster's plan and what
+the member's view holds (every namespace, and every object carrying the operator's labels)
+and returns every action of the pass (create, apply, delete, release), each with the tenant
+it is for, plus the plan as decided (the namespaces each tenant keeps, the problems found).
+The sync engine only carries the actions out. Every ownership and protection rule lives here:
+
+- **A namespace that exists keeps its owner**: the domain (by uid, recorded on the namespace)
+  and the environment it was created for. Another tenant's claim never changes, prunes or
+  releases it; it reports a conflict that names nobody else. A released namespace is taken
+  back only by the same domain uid and environment (or a uid the domain adopts, by a
+  platform admin's annotation). A namespace that does not exist goes to the oldest claim.
+- **Protection comes from where a namespace is and what it was**: one that belongs to a
+  protected environment, sits on a member serving one, or ever carried the protected label
+  is never deleted (released instead) and keeps that label.
+- **A frozen tenant fails safe**: it creates nothing and grants nothing new; a RoleBinding keeps
+  only the subjects both it and the valid part of the binding name (so removed departments,
+  members and hand-added subjects lose their rights at once), drift in what restricts
+  (network isolation, a deleted quota) is corrected, and nothing else is pruned.
+- **Prune only what is ours, by the right policy**: an object is a candidate only when it carries
+  a tenant's labels, sits in a namespace of that same tenant, and was made for a domain uid the
+  host knows (so a host rebuilt from Git, whose domains have new uids, prunes nothing until a
+  platform admin lets the domain adopt the old uid); its living tenant's policy governs, else
+  the policy recorded on the namespace.
+
+Called by :mod:`bizdomain.sync.engine`; unit-tested in ``tests/unit/test_decide.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bizdomain import names
+from bizdomain.config import Settings
+from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, build
+
+JSON = dict[str, Any]
+Key = tuple[str, str | None, str]
+TenantKey = tuple[str, str]
+SubjectKey = tuple[str, str, str]
+# On a compact view entry: the spec-hash of the desired object it was found to hold (None: unknown).
+IN_SYNC = "__in_sync__"
+# On a compact view entry of a RoleBinding: its subjects, as SubjectKeys.
+SUBJECTS = "__subjects__"
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Converge one object; ``create``: a plain create, so "already exists" is a conflict, never adopted."""
+
+    tenant: TenantKey | None
+    desired: Desired
+    create: bool = False
+
+
+@dataclass(frozen=True)
+class Prune:
+    """Remove one object the operator made: delete it, or (a namespace under Retain) release it."""
+
+    tenant: TenantKey | None
+    live: JSON
+    release: bool = False
+
+    @property
+    def key(self) -> Key:
+        return key_of(self.live)
+
+
+@dataclass
+class Decision:
+    plan: ClusterPlan  # tenants as decided: the namespaces each keeps, the problems found
+    applies: list[Apply] = field(default_factory=list)
+    prunes: list[Prune] = field(default_factory=list)
+
+
+def key_of(obj: Mapping[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return (obj["kind"], meta.get("namespace"), meta["name"])
+
+
+def in_sync(desired: Desired, live: Mapping[str, Any] | None) -> bool:
+    """Whether ``live`` (a view entry, or a whole object) already holds ``desired``."""
+    if live is None:
+        return False
+    if desired.kind == "Namespace":  # all of it is metadata, which a view entry holds whole
+        return not needs_apply(desired.body, dict(live))
+    if IN_SYNC in live:
+        return bool(live[IN_SYNC] is not None and live[IN_SYNC] == desired.spec_hash)
+    return not needs_apply(desired.body, dict(live))
+
+
+def subject_keys(subjects: list[Mapping[str, Any]] | None) -> tuple[SubjectKey, ...]:
+    return tuple((s.get("kind", ""), s.get("name", ""), s.get("namespace", "")) for s in subjects or [])
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return obj["metadata"].get("labels") or {}
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return obj["metadata"].get("annotations") or {}
+
+
+def tenant_of(obj: Mapping[str, Any]) -> TenantKey | None:
+    """The (domain, environment) an object's labels give it, when it is a tenant object of ours."""
+    labels = _labels(obj)
+    if labels.get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
+        return None
+    if labels.get(names.LABEL_COMPONENT) != names.COMPONENT_TENANT:
+        return None
+    domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
+    return (domain, environment) if domain and environment else None
+
+
+def owns(namespace: Mapping[str, Any], tenant: TenantKey, uids: tuple[str, ...]) -> bool:
+    """Whether an existing namespace is ``tenant``'s: its domain (one of ``uids``) and environment.
+
+    A namespace without a recorded uid (made before uids were recorded) is its labels' tenant's
+    while the operator still manages it; a released one needs its uid.
+    """
+    labels = _labels(namespace)
+    if (labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)) != tenant:
+        return False
+    managed = labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY_VALUE
+    released = labels.get(names.LABEL_RELEASED) == "true"
+    if not (managed or released):
+        return False
+    recorded = _annotations(namespace).get(names.ANNOTATION_DOMAIN_UID)
+    return recorded in uids if recorded else managed
+
+
+def is_protected(namespace: Mapping[str, Any], plan: ClusterPlan, settings: Settings) -> bool:
+    """Never deleted: it is (or ever was) in a protected environment, or on a member serving one."""
+    labels = _labels(namespace)
+    return (
+        plan.protected
+        or labels.get(names.LABEL_PROTECTED) == "true"
+        or settings.is_protected_environment(labels.get(names.LABEL_ENVIRONMENT, ""))
+    )
+
+
+def _protect(desired: Desired) -> Desired:
+    """The namespace ``desired``, carrying the protected label (which is never taken off)."""
+    body = desired.body
+    meta = body.pop("metadata")
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION_SPEC_HASH}
+    labels = {**meta["labels"], names.LABEL_PROTECTED: "true"}
+    content = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
+    return build(desired.kind, desired.name, desired.namespace, labels, content, annotations)
+
+
+def _with_subjects(desired: Desired, subjects: list[JSON]) -> Desired:
+    body = desired.body
+    meta = body["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION_SPEC_HASH}
+    content = {"roleRef": body["roleRef"], "subjects": subjects}
+    return build(desired.kind, desired.name, desired.namespace, meta["labels"], content, annotations)
+
+
+class _Decider:
+    def __init__(
+        self,
+        plan: ClusterPlan,
+        namespaces: Mapping[str, JSON],
+        live: Mapping[Key, JSON],
+        settings: Settings,
+    ) -> None:
+        self.plan = plan
+        self.namespaces = namespaces
+        self.live = live
+        self.settings = settings
+        self.decided: dict[TenantKey, TenantPlan] = {}
+        self.out = Decision(plan=replace(plan, tenants=self.decided))
+
+    def run(self) -> Decision:
+        for key, tenant in self.plan.tenants.items():
+            self.decided[key] = tenant if tenant.hold else self._settle(tenant)
+        self.out.applies = [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
+        self._prunes()
+        return self.out
+
+    # ---- namespaces ----------------------------------------------------------------------
+
+    def _settle(self, tenant: TenantPlan) -> TenantPlan:
+        """A copy of ``tenant`` keeping only the namespaces it may have on this member."""
+        uids = self.plan.owners.get(tenant.domain, (tenant.domain_uid,))
+        kept: list[str] = []
+        problems = list(tenant.problems)
+        for namespace in tenant.namespaces:
+            existing = self.namespaces.get(namespace)
+            if existing is not None and existing["metadata"].get("deletionTimestamp"):
+                problems.append(Problem(names.Reason.PROGRESSING, f"namespace {namespace!r} is still terminating"))
+            elif existing is not None and not owns(existing, tenant.key, uids):
+                problems.append(self._conflict(namespace, "already exists and belongs to someone else"))
+            elif existing is None and self.plan.claimants.get(namespace, [tenant.key])[0] != tenant.key:
+                problems.append(self._conflict(namespace, "is claimed by an older binding"))
+            elif existing is None and tenant.frozen:
+                continue  # a frozen tenant creates nothing
+            else:
+                kept.append(namespace)
+        children = [self._protected(c) for c in tenant.children if _home(c) in kept]
+        unchanged = kept == tenant.namespaces and problems == tenant.problems and len(children) == len(tenant.children)
+        if unchanged and all(a is b for a, b in zip(children, tenant.children, strict=True)):
+            return tenant  # nothing to change: share the planned tenant (its Workspace is built once)
+        return replace(tenant, namespaces=kept, children=children, problems=problems)
+
+    def _protected(self, desired: Desired) -> Desired:
+        """A namespace on a member serving a protected environment, or once protected, stays so."""
+        if desired.kind != "Namespace" or names.LABEL_PROTECTED in _labels(desired.body):
+            return desired
+        existing = self.namespaces.get(desired.name)
+        if self.plan.protected or (existing is not None and is_protected(existing, self.plan, self.settings)):
+            return _protect(desired)
+        return desired
+
+    def _conflict(self, namespace: str, why: str) -> Problem:
+        return Problem(
+            names.Reason.NAMESPACE_CONFLICT,
+            f"namespace {namespace!r} on cluster {self.plan.cluster!r} {why}; it is left untouched",
+        )
+
+    # ---- applies -------------------------------------------------------------------------
+
+    def _applies(self, tenant: TenantPlan) -> list[Apply]:
+        out = []
+        for desired in tenant.objects:
+            live = self.live.get(desired.key)
+            if desired.kind == "Namespace" and desired.name not in self.namespaces:
+                out.append(Apply(tenant.key, desired, create=True))
+            elif tenant.frozen:
+                action = self._frozen_apply(tenant, desired, live)
+                if isinstance(action, Apply):
+                    out.append(action)
+                elif isinstance(action, Prune):
+                    self.out.prunes.append(action)
+            elif not in_sync(desired, live):
+                out.append(Apply(tenant.key, desired))
+        return out
+
+    def _frozen_apply(self, tenant: TenantPlan, desired: Desired, live: JSON | None) -> Apply | Prune | None:
+        """A frozen tenant revokes and corrects, never grants."""
+        if desired.kind == "RoleBinding":
+            if live is None:
+                return None  # would be a new grant
+            held = set(live.get(SUBJECTS) or subject_keys(live.get("subjects")))
+            wanted = desired.body["subjects"]
+            kept = [s for s in wanted if subject_keys([s])[0] in held]
+            if not kept:
+                return Prune(tenant.key, live)
+            reduced = desired if len(kept) == len(wanted) else _with_subjects(desired, kept)
+            same_hash = _annotations(live).get(ANNOTATION_SPEC_HASH) == reduced.spec_hash
+            if same_hash and held == set(subject_keys(kept)):
+                return None
+            return Apply(tenant.key, reduced)
+        if desired.kind in ("ResourceQuota", "LimitRange") and live is not None:
+            return None  # a frozen binding's new quota or limits wait until it is fixed
+        return None if in_sync(desired, live) else Apply(tenant.key, desired)
+
+    # ---- prunes --------------------------------------------------------------------------
+
+    def _prunes(self) -> None:
+        wanted = {d.key for d in self.plan.platform}
+        for tenant in self.decided.values():
+            wanted.update(d.key for d in tenant.objects)
+        decided_prunes = {p.key for p in self.out.prunes}
+        for key, obj in self.live.items():
+            if key in wanted or key in decided_prunes:
+                continue
+            tenant_key = tenant_of(obj)
+            if tenant_key is None:
+                platform = _labels(obj).get(names.LABEL_COMPONENT) == names.COMPONENT_PLATFORM
+                if platform and key[0] == "ClusterRole" and key[2].startswith(names.ROLE_PREFIX):
+                    self.out.prunes.append(Prune(None, obj))
+                continue
+            prune = self._prune(key, obj, tenant_key)
+            if prune is not None:
+                self.out.prunes.append(prune)
+
+    def _prune(self, key: Key, obj: JSON, tenant_key: TenantKey) -> Prune | None:
+        kind, namespace, name = key
+        home = obj if kind in ("Namespace", "Workspace") else self.namespaces.get(namespace or "")
+        if home is None or _holder(home) != tenant_key:
+            return None  # not in a namespace of the same tenant: whatever its labels say, not ours to remove
+        uid = _annotations(home).get(names.ANNOTATION_DOMAIN_UID)
+        if uid is not None and uid not in self.plan.owners.get(tenant_key[0], ()):
+            # Made for a domain the host does not know (deleted, or a host rebuilt from Git whose
+            # domain has a new uid): never pruned; the domain takes it back by adopting the uid.
+            return None
+        tenant = self.decided.get(tenant_key)
+        if tenant is not None and tenant.hold:
+            return None
+        if tenant is not None and tenant.frozen:
+            return Prune(tenant_key, obj) if kind == "RoleBinding" else None  # revocations only
+        if kind != "Namespace":
+            return Prune(tenant_key, obj)
+        if self.settings.is_protected_namespace(name) or obj["metadata"].get("deletionTimestamp"):
+            return None
+        policy = tenant.deletion_policy if tenant is not None else _recorded_policy(obj)
+        if policy == "Delete" and is_protected(obj, self.plan, self.settings):
+            if tenant is not None:
+                blocked = Problem(
+                    names.Reason.DELETION_BLOCKED,
+                    f"namespace {name!r} on cluster {self.plan.cluster!r} is protected and is never deleted: "
+                    "it is released instead",
+                )
+                self.decided[tenant_key] = replace(tenant, problems=[*tenant.problems, blocked])
+            policy = "Retain"
+        return Prune(tenant_key, obj, release=policy != "Delete")
+
+
+def _home(desired: Desired) -> str | None:
+    """The namespace a desired object lives in (a Namespace is its own)."""
+    return desired.name if desired.kind == "Namespace" else desired.namespace
+
+
+def _holder(obj: Mapping[str, Any]) -> TenantKey | None:
+    """The tenant an object of ours (or a namespace it released) belongs to, by its labels."""
+    labels = _labels(obj)
+    if labels.get(names.LABEL_RELEASED) == "true" and obj["kind"] == "Namespace":
+        domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
+        return (domain, environment) if domain and environment else None
+    return tenant_of(obj)
+
+
+def _recorded_policy(namespace: Mapping[str, Any]) -> str:
+    return "Delete" if _annotations(namespace).get(names.ANNOTATION_DELETION_POLICY) == "Delete" else "Retain"
+
+
+def decide(
+    plan: ClusterPlan,
+    namespaces: Mapping[str, JSON],
+    live: Mapping[Key, JSON],
+    settings: Settings,
+) -> Decision:
+    """Every action of one pass on ``plan.cluster``.
+
+    ``namespaces``: every namespace on the member (compact view entries); ``live``: every object
+    carrying the operator's managed-by label (of the plan's domains, for a partial pass).
+    """
+    return _Decider(plan, namespaces, live, settings).run()
