@@ -27,6 +27,8 @@ _AGGREGATES = {
 WORKLOADS = ["deployments", "statefulsets", "daemonsets"]
 # What the API server writes into a workload's metadata on every update: a deployer's update changes them.
 SERVER_WRITTEN_METADATA = ("generation", "managedFields", "resourceVersion")
+# The API server sets this one on a DaemonSet from its template generation, whatever the client sends.
+DAEMONSET_ANNOTATIONS = ("deprecated.daemonset.template.generation",)
 
 DEPLOYER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apps"], "resources": [*WORKLOADS, "replicasets"], "verbs": ["get", "list", "watch"]},
@@ -89,13 +91,15 @@ _CANNOT_CREATE = (
 )
 
 
-def _changed(new: str, old: str, prefix: str, allowed: tuple[str, ...] = ()) -> str:
-    """CEL for the paths (``prefix`` + key) of the keys of map ``new`` that differ from ``old``,
-    or that only one side has, except ``allowed``. Every key is compared: none is listed as bad."""
-    keep = f"!(k in {list(allowed)!r}) && " if allowed else ""
+def _changed(new: str, old: str, path: str, allowed: tuple[str, ...] | str = ()) -> str:
+    """CEL for the paths (``path``, a CEL string of key ``k``) of the keys of map ``new`` that
+    differ from ``old``, or that only one side has, except ``allowed`` (keys, or a CEL list of
+    them). Every key is compared, none is listed as bad: a field the API gains later is refused."""
+    cel_list = allowed if isinstance(allowed, str) else repr(list(allowed))
+    keep = f"!(k in {cel_list}) && " if cel_list != "[]" else ""
     return (
-        f"{new}.map(k, {keep}(!(k in {old}) || {new}[k] != {old}[k]), {prefix} + k)"
-        f" + {old}.map(k, {keep}!(k in {new}), {prefix} + k)"
+        f"{new}.map(k, {keep}(!(k in {old}) || {new}[k] != {old}[k]), {path})"
+        f" + {old}.map(k, {keep}!(k in {new}), {path})"
     )
 
 
@@ -108,7 +112,7 @@ def _container_changes(field: str) -> str:
     changed container; the names must stay the same, in order (none added, removed or renamed)."""
     new, old = f"variables.{_CONTAINER_LISTS[field]}", f"variables.old_{_CONTAINER_LISTS[field]}"
     path = f"spec.template.spec.{field}"
-    per_container = _changed("c", "o", f"'{path}[' + c.name + '].'", ("image",))
+    per_container = _changed("c", "o", f"'{path}[' + c.name + '].' + k", ("image",))
     return (
         f"{new}.map(c, c.name) != {old}.map(c, c.name) ? ['{path} (added, removed, renamed or reordered)'] : "
         f"{new}.map(c, {old}.filter(o, o.name == c.name).map(o, ({per_container}).join(', '))[0])"
@@ -123,6 +127,12 @@ def _or_empty(field: str, empty: str) -> str:
 _VARIABLES: list[dict[str, str]] = [
     {"name": "pod", "expression": "object.spec.template.spec"},
     {"name": "old_pod", "expression": "oldObject.spec.template.spec"},
+    {
+        "name": "server_written_annotations",
+        "expression": f"request.resource.resource == 'daemonsets' ? {list(DAEMONSET_ANNOTATIONS)!r} : []",
+    },
+    {"name": "annotations", "expression": _or_empty("object.metadata.annotations", "{}")},
+    {"name": "old_annotations", "expression": _or_empty("oldObject.metadata.annotations", "{}")},
     {"name": "template_metadata", "expression": _or_empty("object.spec.template.metadata", "{}")},
     {"name": "old_template_metadata", "expression": _or_empty("oldObject.spec.template.metadata", "{}")},
     *(
@@ -134,9 +144,20 @@ _VARIABLES: list[dict[str, str]] = [
         "name": "changed_workload",
         "expression": " + ".join(
             [
-                _changed("object", "oldObject", "''", ("metadata", "spec")),
-                _changed("object.metadata", "oldObject.metadata", "'metadata.'", SERVER_WRITTEN_METADATA),
-                _changed("object.spec", "oldObject.spec", "'spec.'", ("replicas", "template")),
+                _changed("object", "oldObject", "k", ("metadata", "spec")),
+                _changed(
+                    "object.metadata",
+                    "oldObject.metadata",
+                    "'metadata.' + k",
+                    (*SERVER_WRITTEN_METADATA, "annotations"),
+                ),
+                _changed(
+                    "variables.annotations",
+                    "variables.old_annotations",
+                    "'metadata.annotations[' + k + ']'",
+                    "variables.server_written_annotations",
+                ),
+                _changed("object.spec", "oldObject.spec", "'spec.' + k", ("replicas", "template")),
             ]
         ),
     },
@@ -144,9 +165,13 @@ _VARIABLES: list[dict[str, str]] = [
         "name": "changed_template",
         "expression": " + ".join(
             [
-                _changed("object.spec.template", "oldObject.spec.template", "'spec.template.'", ("metadata", "spec")),
-                _changed("variables.template_metadata", "variables.old_template_metadata", "'spec.template.metadata.'"),
-                _changed("variables.pod", "variables.old_pod", "'spec.template.spec.'", tuple(_CONTAINER_LISTS)),
+                _changed(
+                    "object.spec.template", "oldObject.spec.template", "'spec.template.' + k", ("metadata", "spec")
+                ),
+                _changed(
+                    "variables.template_metadata", "variables.old_template_metadata", "'spec.template.metadata.' + k"
+                ),
+                _changed("variables.pod", "variables.old_pod", "'spec.template.spec.' + k", tuple(_CONTAINER_LISTS)),
             ]
         ),
     },
@@ -170,8 +195,9 @@ def deployer_admission_policy() -> list[dict[str, Any]]:
     UPDATE of a Deployment, StatefulSet or DaemonSet, every key of the object is compared with
     the stored one at every level down to each container, except ``spec.replicas``, the
     containers' and init containers' ``image`` and what the API server itself writes
-    (``metadata.managedFields``, ``resourceVersion``, ``generation``): a field the API gains
-    later is refused too. The scale subresource is not matched, so ``kubectl scale`` stays free.
+    (``metadata.managedFields``, ``resourceVersion``, ``generation``, a DaemonSet's template
+    generation annotation): a field the API gains later is refused too. The scale subresource
+    is not matched, so ``kubectl scale`` stays free.
     """
     labels = {names.LABEL_MANAGED_BY: JOIN_MANAGER, names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     policy = {

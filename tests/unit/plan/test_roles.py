@@ -148,18 +148,27 @@ def test_every_variable_is_defined_before_it_is_used() -> None:
     ("level", "allowed"),
     [
         ("object", ["metadata", "spec"]),
-        ("object.metadata", sorted(SERVER_WRITTEN_METADATA)),
+        ("object.metadata", [*SERVER_WRITTEN_METADATA, "annotations"]),
+        ("variables.annotations", "variables.server_written_annotations"),
         ("object.spec", ["replicas", "template"]),
         ("object.spec.template", ["metadata", "spec"]),
         ("variables.pod", ["containers", "initContainers"]),
         ("c", ["image"]),
     ],
 )
-def test_each_level_compares_every_key_but_the_allowed_ones(level: str, allowed: list[str]) -> None:
+def test_each_level_compares_every_key_but_the_allowed_ones(level: str, allowed: list[str] | str) -> None:
     """Key by key, in both directions: a field the API gains later is refused too, not let through."""
     cel = all_cel()
-    assert f"{level}.map(k, !(k in {allowed!r}) && (!(k in " in cel
-    assert f"!(k in {allowed!r}) && !(k in {level})" in cel
+    cel_list = allowed if isinstance(allowed, str) else repr(allowed)
+    assert f"{level}.map(k, !(k in {cel_list}) && (!(k in " in cel
+    assert f"!(k in {cel_list}) && !(k in {level})" in cel
+
+
+def test_only_a_daemonset_may_see_its_template_generation_annotation_change() -> None:
+    variables = {v["name"]: v["expression"] for v in policy()["spec"]["variables"]}
+    assert variables["server_written_annotations"] == (
+        "request.resource.resource == 'daemonsets' ? ['deprecated.daemonset.template.generation'] : []"
+    )
 
 
 def test_template_metadata_is_compared_whole() -> None:
