@@ -207,9 +207,10 @@ def deployer_admission_policy() -> list[dict[str, Any]]:
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {
+                "matchPolicy": "Equivalent",  # the same workloads through any other version
                 "resourceRules": [
                     {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": WORKLOADS}
-                ]
+                ],
             },
             "matchConditions": [
                 {"name": "deployer", "expression": _DEPLOYER_MARKER},

@@ -106,6 +106,7 @@ def test_the_policy_names_are_dns_subdomains() -> None:
 def test_only_updates_of_the_workloads_themselves_are_matched() -> None:
     spec = policy()["spec"]
     assert spec["failurePolicy"] == "Fail"
+    assert spec["matchConstraints"]["matchPolicy"] == "Equivalent"
     assert spec["matchConstraints"]["resourceRules"] == [
         {
             "apiGroups": ["apps"],
