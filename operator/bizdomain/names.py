@@ -67,6 +67,7 @@ DEPLOYER_MARKER_RESOURCE: Final = "deployers"
 DEPLOYER_MARKER_VERB: Final = "release"
 # The ValidatingAdmissionPolicy (and its binding) that hold deployers to images and replicas.
 DEPLOYER_POLICY: Final = f"deployer-images-and-replicas.{GROUP}"
+JOIN_MANAGED_BY: Final = "bizdomain-join"  # the managed-by value of what `bizdomain join` applies
 
 # Condition types.
 COND_READY: Final = "Ready"

@@ -241,6 +241,26 @@ def test_a_deployer_may_not_change_how_a_workload_rolls_out(
     assert f"{DEPLOYER_REFUSAL}; {what} changed" in output
 
 
+@pytest.mark.parametrize(
+    ("operations", "what"),
+    [
+        ([{"op": "replace", "path": "/spec/template/spec/containers/0/name", "value": "renamed"}], "containers"),
+        ([{"op": "remove", "path": "/spec/template/spec/initContainers/0"}], "initContainers"),
+        ([{"op": "remove", "path": "/spec/template/spec/initContainers"}], "initContainers"),
+    ],
+    ids=["renamed", "removed", "all-removed"],
+)
+def test_a_deployer_may_not_rename_or_remove_containers(
+    member: ClusterHandle, held: str, operations: list[Manifest], what: str
+) -> None:
+    accepted, output = act(
+        member, PIPELINE, "patch", "deployment/web", "-n", held, "--type=json", "-p", json.dumps(operations)
+    )
+
+    assert not accepted
+    assert f"{DEPLOYER_REFUSAL}; spec.template.spec.{what} (added, removed, renamed or reordered) changed" in output
+
+
 @pytest.mark.parametrize("kind", WORKLOADS)
 def test_a_deployer_may_not_restart_a_rollout(member: ClusterHandle, held: str, kind: str) -> None:
     """`kubectl rollout restart` writes a template annotation: not one of the two powers."""

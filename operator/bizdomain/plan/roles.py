@@ -78,7 +78,6 @@ def desired_platform_roles() -> list[Desired]:
 # --- the deployer admission policy's CEL -------------------------------------------------------
 
 ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
-JOIN_MANAGER = "bizdomain-join"  # the managed-by value of what `bizdomain join` applies
 DEPLOYER_REFUSAL = "bizdomain deployers may change only container images and replicas"
 
 _DEPLOYER_MARKER = (
@@ -199,7 +198,7 @@ def deployer_admission_policy() -> list[dict[str, Any]]:
     generation annotation): a field the API gains later is refused too. The scale subresource
     is not matched, so ``kubectl scale`` stays free.
     """
-    labels = {names.LABEL_MANAGED_BY: JOIN_MANAGER, names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
+    labels = {names.LABEL_MANAGED_BY: names.JOIN_MANAGED_BY, names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     policy = {
         "apiVersion": ADMISSION_API_VERSION,
         "kind": "ValidatingAdmissionPolicy",
@@ -209,7 +208,12 @@ def deployer_admission_policy() -> list[dict[str, Any]]:
             "matchConstraints": {
                 "matchPolicy": "Equivalent",  # the same workloads through any other version
                 "resourceRules": [
-                    {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": WORKLOADS}
+                    {
+                        "apiGroups": ["apps"],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": list(WORKLOADS),
+                    }
                 ],
             },
             "matchConditions": [
