@@ -300,6 +300,23 @@ def test_the_one_annotation_the_server_writes_cannot_be_abused(member: ClusterHa
     assert f"{DEPLOYER_REFUSAL}; metadata.annotations[{key}] changed" in output
 
 
+def test_the_refusal_names_every_change(member: ClusterHandle, held: str) -> None:
+    body = {
+        "metadata": {"labels": {"team": "other"}},
+        "spec": {
+            "paused": True,
+            "template": {"spec": {"hostPID": True, "containers": [{"name": "app", "image": NEW_IMAGE, "args": ["x"]}]}},
+        },
+    }
+
+    accepted, output = patch(member, PIPELINE, held, "deployment", body)
+
+    assert not accepted
+    for what in ("metadata.labels", "spec.paused", "spec.template.spec.hostPID", f"{APP}.args"):
+        assert what in output
+    assert "image" not in output.split(DEPLOYER_REFUSAL)[1]
+
+
 def test_a_release_user_is_held_like_the_pipeline(member: ClusterHandle, held: str) -> None:
     body, what = REFUSED["host-path-volume"]
 
