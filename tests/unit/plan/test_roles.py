@@ -1,7 +1,7 @@
 """The platform ClusterRoles and the deployer admission policy: shape, labels and what the CEL compares.
 
 What the policy allows and refuses is proven against a real API server in
-tests/integration/test_deployer_policy.py; here only the manifests' shape and the rules that keep
+tests/integration/deployer/; here only the manifests' shape and the rules that keep
 the CEL complete (every key compared, nothing listed as forbidden) are checked.
 """
 
