@@ -74,6 +74,13 @@ OWNERS_BINDING: Final = f"{GROUP}:owners"
 HOST_OWNER_ROLE: Final = f"{GROUP}:domain-owner"
 OPERATOR_ROLE: Final = f"{GROUP}:operator"  # the member identity `bizdomain join` creates
 COMPONENT_IDENTITY: Final = "identity"  # what `bizdomain join` creates on a member
+# The deployer ClusterRole holds one permission on a resource no API serves: the deployer
+# admission policy asks the authorizer for it, so it holds exactly the identities bound as deployers.
+DEPLOYER_MARKER_RESOURCE: Final = "deployers"
+DEPLOYER_MARKER_VERB: Final = "release"
+# The ValidatingAdmissionPolicy (and its binding) that hold deployers to images and replicas.
+DEPLOYER_POLICY: Final = f"deployer-images-and-replicas.{GROUP}"
+JOIN_MANAGED_BY: Final = "bizdomain-join"  # the managed-by value of what `bizdomain join` applies
 
 # Condition types.
 COND_READY: Final = "Ready"

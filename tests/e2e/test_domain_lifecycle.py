@@ -8,6 +8,7 @@ never touch each other, and that deletion honours the policy.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -82,6 +83,13 @@ def test_domain_converges_on_every_member(platform: Platform, make_domain, uniqu
         assert not can_i(platform, env, "get", "secrets", ns, deployer)
         assert not can_i(platform, env, "create", "deployments.apps", ns, deployer)
         assert not can_i(platform, env, "delete", "namespaces", ns, deployer)
+        # the marker the deployer admission policy knows deployers by, which nobody else holds
+        # (`kubectl auth can-i` cannot ask about a resource no API serves; `--list` shows it)
+        marker = re.compile(r"^deployers\.bizdomain\.io\s.*\[release\]", re.MULTILINE)
+        listed = platform.member(env).kubectl("auth", "can-i", "--list", "-n", ns, as_user=deployer)
+        assert marker.search(listed.stdout)
+        listed = platform.member(env).kubectl("auth", "can-i", "--list", "-n", ns, as_user="sam", as_groups=[sre])
+        assert not marker.search(listed.stdout)
     # a stranger can do nothing
     for env in ("dev", "prod"):
         assert not can_i(platform, env, "get", "pods", ns, "mallory", "strangers")
