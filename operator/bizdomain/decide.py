@@ -29,14 +29,15 @@ Called by :mod:`bizdomain.sync.engine`; unit-tested in ``tests/unit/test_decide.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, build
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, build, tenant_labels
+from bizdomain.plan.tenant import role_binding
 
 JSON = dict[str, Any]
 Key = tuple[str, str | None, str]
@@ -93,7 +94,7 @@ def in_sync(desired: Desired, live: Mapping[str, Any] | None) -> bool:
     return not needs_apply(desired.body, dict(live))
 
 
-def subject_keys(subjects: list[Mapping[str, Any]] | None) -> tuple[SubjectKey, ...]:
+def subject_keys(subjects: Sequence[Mapping[str, Any]] | None) -> tuple[SubjectKey, ...]:
     return tuple((s.get("kind", ""), s.get("name", ""), s.get("namespace", "")) for s in subjects or [])
 
 
@@ -153,14 +154,6 @@ def _protect(desired: Desired) -> Desired:
     return build(desired.kind, desired.name, desired.namespace, labels, content, annotations)
 
 
-def _with_subjects(desired: Desired, subjects: list[JSON]) -> Desired:
-    body = desired.body
-    meta = body["metadata"]
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION_SPEC_HASH}
-    content = {"roleRef": body["roleRef"], "subjects": subjects}
-    return build(desired.kind, desired.name, desired.namespace, meta["labels"], content, annotations)
-
-
 class _Decider:
     def __init__(
         self,
@@ -179,7 +172,8 @@ class _Decider:
     def run(self) -> Decision:
         for key, tenant in self.plan.tenants.items():
             self.decided[key] = tenant if tenant.hold else self._settle(tenant)
-        self.out.applies = [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
+        platform = [Apply(None, d) for d in self.plan.platform if not in_sync(d, self.live.get(d.key))]
+        self.out.applies = platform + [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
         self._prunes()
         return self.out
 
@@ -195,7 +189,11 @@ class _Decider:
             if existing is not None and existing["metadata"].get("deletionTimestamp"):
                 problems.append(Problem(names.Reason.PROGRESSING, f"namespace {namespace!r} is still terminating"))
             elif existing is not None and not owns(existing, tenant.key, uids):
-                problems.append(self._conflict(namespace, "already exists and belongs to someone else"))
+                problems.append(
+                    self._conflict(
+                        namespace, "already exists and was not created by bizdomain for this domain and environment"
+                    )
+                )
             elif existing is None and self.plan.claimants.get(namespace, [tenant.key])[0] != tenant.key:
                 problems.append(self._conflict(namespace, "is claimed by an older binding"))
             elif existing is None and tenant.frozen:
@@ -226,39 +224,56 @@ class _Decider:
     # ---- applies -------------------------------------------------------------------------
 
     def _applies(self, tenant: TenantPlan) -> list[Apply]:
+        if tenant.frozen:
+            return self._frozen_applies(tenant)
         out = []
         for desired in tenant.objects:
-            live = self.live.get(desired.key)
             if desired.kind == "Namespace" and desired.name not in self.namespaces:
                 out.append(Apply(tenant.key, desired, create=True))
-            elif tenant.frozen:
-                action = self._frozen_apply(tenant, desired, live)
-                if isinstance(action, Apply):
-                    out.append(action)
-                elif isinstance(action, Prune):
-                    self.out.prunes.append(action)
-            elif not in_sync(desired, live):
+            elif not in_sync(desired, self.live.get(desired.key)):
                 out.append(Apply(tenant.key, desired))
         return out
 
-    def _frozen_apply(self, tenant: TenantPlan, desired: Desired, live: JSON | None) -> Apply | Prune | None:
-        """A frozen tenant revokes and corrects, never grants."""
-        if desired.kind == "RoleBinding":
-            if live is None:
-                return None  # would be a new grant
-            held = set(live.get(SUBJECTS) or subject_keys(live.get("subjects")))
-            wanted = desired.body["subjects"]
-            kept = [s for s in wanted if subject_keys([s])[0] in held]
-            if not kept:
-                return Prune(tenant.key, live)
-            reduced = desired if len(kept) == len(wanted) else _with_subjects(desired, kept)
-            same_hash = _annotations(live).get(ANNOTATION_SPEC_HASH) == reduced.spec_hash
-            if same_hash and held == set(subject_keys(kept)):
-                return None
-            return Apply(tenant.key, reduced)
-        if desired.kind in ("ResourceQuota", "LimitRange") and live is not None:
-            return None  # a frozen binding's new quota or limits wait until it is fixed
-        return None if in_sync(desired, live) else Apply(tenant.key, desired)
+    def _frozen_applies(self, tenant: TenantPlan) -> list[Apply]:
+        """A frozen tenant revokes and corrects, never grants: no new namespace, RoleBinding, quota
+        or limits; existing RoleBindings keep only the subjects the binding's valid part names."""
+        out = []
+        for desired in tenant.objects:
+            live = self.live.get(desired.key)
+            if desired.kind == "RoleBinding":
+                continue  # judged below, against what is there
+            if desired.kind in ("Workspace", "ResourceQuota", "LimitRange") and live is not None:
+                continue  # a frozen binding's new quota, limits or namespace list wait until it is fixed
+            if not in_sync(desired, live):
+                out.append(Apply(tenant.key, desired))
+        for key, live in self.live.items():
+            if key[0] != "RoleBinding" or tenant_of(live) != tenant.key or not self._mine(live, tenant.key):
+                continue
+            action = self._narrowed(tenant, key, live)
+            if isinstance(action, Apply):
+                out.append(action)
+            elif action is not None:
+                self.out.prunes.append(action)
+        return out
+
+    def _narrowed(self, tenant: TenantPlan, key: Key, live: JSON) -> Apply | Prune | None:
+        grant = tenant.grants.get(key[2])
+        held = set(live.get(SUBJECTS) or subject_keys(live.get("subjects")))
+        kept = [s for s in grant[1] if subject_keys([s])[0] in held] if grant else []
+        if grant is None or not kept:
+            return Prune(tenant.key, live)
+        reduced = role_binding(key[2], key[1] or "", tenant_labels(*tenant.key), grant[0], kept)
+        if _annotations(live).get(ANNOTATION_SPEC_HASH) == reduced.spec_hash and held == set(subject_keys(kept)):
+            return None
+        return Apply(tenant.key, reduced)
+
+    def _mine(self, obj: JSON, tenant: TenantKey) -> bool:
+        """Whether a namespaced object sits in a namespace of ``tenant``, made for a uid it owns."""
+        home = self.namespaces.get(obj["metadata"].get("namespace") or "")
+        if home is None or _holder(home) != tenant:
+            return False
+        uid = _annotations(home).get(names.ANNOTATION_DOMAIN_UID)
+        return uid is None or uid in self.plan.owners.get(tenant[0], ())
 
     # ---- prunes --------------------------------------------------------------------------
 
@@ -294,7 +309,7 @@ class _Decider:
         if tenant is not None and tenant.hold:
             return None
         if tenant is not None and tenant.frozen:
-            return Prune(tenant_key, obj) if kind == "RoleBinding" else None  # revocations only
+            return None  # its RoleBindings are narrowed by _frozen_applies; nothing else goes
         if kind != "Namespace":
             return Prune(tenant_key, obj)
         if self.settings.is_protected_namespace(name) or obj["metadata"].get("deletionTimestamp"):

@@ -15,7 +15,7 @@ from typing import Any
 from bizdomain.config import Settings
 from bizdomain.decide import Decision, Key, decide, key_of
 from bizdomain.plan import World, plan_cluster
-from bizdomain.sync.engine import _released
+from bizdomain.sync.engine import READOPT_PATCH, released_patch
 
 JSON = dict[str, Any]
 _uids = itertools.count(1)
@@ -56,6 +56,12 @@ class Member:
                 continue
             body = action.desired.body
             old = self.objects.get(key)
+            if old is not None and key[0] == "Namespace":  # an apply keeps what others (and a create) set
+                merge(old, READOPT_PATCH)
+                meta = old["metadata"]
+                body["metadata"]["labels"] = {**(meta.get("labels") or {}), **body["metadata"]["labels"]}
+                annotations = {**(meta.get("annotations") or {}), **body["metadata"]["annotations"]}
+                body["metadata"]["annotations"] = annotations
             body["metadata"]["uid"] = old["metadata"]["uid"] if old else f"u{next(_uids)}"
             self.objects[key] = body
         for prune in sorted(decision.prunes, key=lambda p: p.key[0] == "Namespace"):
@@ -63,14 +69,7 @@ class Member:
             if key not in self.objects:
                 continue
             if prune.release:
-                released = _released(self.objects[key])
-                old = self.objects[key]
-                labels = {
-                    k: v for k, v in (old["metadata"].get("labels") or {}).items() if k.startswith("kubernetes.io/")
-                }
-                released["metadata"]["labels"].update(labels)
-                released["metadata"]["uid"] = old["metadata"]["uid"]
-                self.objects[key] = released
+                merge(self.objects[key], released_patch(self.objects[key]))
             elif key[0] == "Namespace":
                 self.deleted.append(self.objects.pop(key))
                 for inner in [k for k in self.objects if k[1] == key[2]]:
@@ -78,6 +77,17 @@ class Member:
             else:
                 del self.objects[key]
         return conflicts
+
+
+def merge(obj: JSON, patch: JSON) -> None:
+    """A JSON merge patch, in place (None removes a key)."""
+    for k, v in patch.items():
+        if v is None:
+            obj.pop(k, None)
+        elif isinstance(v, dict):
+            merge(obj.setdefault(k, {}), v)
+        else:
+            obj[k] = v
 
 
 def converge(world: World, members: dict[str, Member], settings: Settings, passes: int = 2) -> None:

@@ -45,6 +45,9 @@ class TenantPlan:
     frozen: bool = False  # grants nothing new; revocations and corrections still happen
     hold: bool = False  # its binding or domain cannot be parsed: everything of it is left exactly as it is
     domain_uid: str = ""
+    # RoleBinding name -> (ClusterRole, subjects) the binding's valid part grants in each namespace:
+    # the most a frozen tenant's RoleBindings may keep.
+    grants: dict[str, tuple[str, list[dict[str, str]]]] = field(default_factory=dict)
     workspace: dict[str, Any] | None = None
     generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
     # The Workspace built for these namespaces (built once, shared by copies of this plan).
@@ -210,6 +213,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
         plan.frozen = True
     access = [e for e in bspec.access if grantable(e, domain, settings)]
     deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
+    plan.grants = _grants(domain, access, deployers)
 
     labels = tenant_labels(domain.name, environment)
     quota = {**(spec.quota or {}), **(bspec.quota or {})}
@@ -233,7 +237,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
         plan.namespaces.append(namespace)
         ns_labels = namespace_labels(domain, environment, project, settings)
         plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
-        plan.children.extend(_rbac(namespace, labels, domain, access, deployers))
+        plan.children.extend(role_binding(name, namespace, labels, *grant) for name, grant in plan.grants.items())
         if quota:
             plan.children.append(
                 build(
@@ -253,42 +257,24 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
     return plan
 
 
-def _rbac(
-    namespace: str,
-    labels: dict[str, str],
-    domain: DomainRecord,
-    access: list[AccessEntry],
-    deployers: list[Subject],
-) -> list[Desired]:
+def _grants(
+    domain: DomainRecord, access: list[AccessEntry], deployers: list[Subject]
+) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    """Every RoleBinding a tenant namespace gets: name -> (ClusterRole, subjects)."""
     assert domain.spec is not None
-    out = []
+    out = {}
     for entry in access:
         department = domain.spec.department(entry.department)
         if department is None or not department.members:
             continue
-        out.append(
-            _role_binding(
-                f"{names.DEPARTMENT_BINDING_PREFIX}{entry.department}:{entry.role}",
-                namespace,
-                labels,
-                names.role_cluster_role(entry.role),
-                [s.to_rbac() for s in department.members],
-            )
-        )
+        name = f"{names.DEPARTMENT_BINDING_PREFIX}{entry.department}:{entry.role}"
+        out[name] = (names.role_cluster_role(entry.role), [s.to_rbac() for s in department.members])
     if deployers:
-        out.append(
-            _role_binding(
-                names.DEPLOYERS_BINDING,
-                namespace,
-                labels,
-                names.role_cluster_role("deployer"),
-                [s.to_rbac() for s in deployers],
-            )
-        )
+        out[names.DEPLOYERS_BINDING] = (names.role_cluster_role("deployer"), [s.to_rbac() for s in deployers])
     return out
 
 
-def _role_binding(
+def role_binding(
     name: str, namespace: str, labels: dict[str, str], cluster_role: str, subjects: list[dict[str, str]]
 ) -> Desired:
     # roleRef is immutable: the role is part of the name, so a changed role is a new binding

@@ -144,6 +144,9 @@ class ClusterSync:
         try:
             if action.create:
                 answer = await self.kube.create_manifest(desired.kind, desired.namespace, desired.raw)
+            elif desired.kind == "Namespace" and self._released(desired.name):
+                await self.kube.merge_patch("Namespace", desired.name, None, READOPT_PATCH)
+                answer = await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
             else:
                 answer = await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
             self.view.seen(answer)
@@ -180,6 +183,10 @@ class ClusterSync:
         if outcome is not None:
             getattr(outcome, verb).append(what)
 
+    def _released(self, namespace: str) -> bool:
+        live = self.namespaces.get(namespace)
+        return live is not None and (live["metadata"].get("labels") or {}).get(names.LABEL_RELEASED) == "true"
+
     def _ctx(self, tenant: tuple[str, str] | None) -> dict[str, str]:
         """Context for structured logs: the cluster, and the tenant when there is one."""
         ctx = {"cluster": self.plan.cluster}
@@ -202,7 +209,8 @@ class ClusterSync:
         outcome = self.report.tenant(tenant_key) if tenant_key else None
         try:
             if prune.release:
-                self.view.seen(await self.kube.apply(_released(obj)))
+                answer = await self.kube.merge_patch("Namespace", key[2], None, released_patch(obj))
+                self.view.seen(answer)
                 action = "released"
             else:
                 await self._delete(key, obj)
@@ -254,22 +262,26 @@ RELEASE_KEEPS = (
 )
 
 
-def _released(namespace: JSON) -> JSON:
-    """The apply that hands a namespace back: managed-by and our bookkeeping go, ownership stays."""
+def released_patch(namespace: JSON) -> JSON:
+    """The merge patch that hands a namespace back: managed-by and our bookkeeping go, ownership,
+    Pod Security and protection stay. A merge patch, not an apply: the namespace was made by a
+    plain create, whose fields an apply that leaves them out would not remove."""
     meta = namespace["metadata"]
-    labels = meta.get("labels") or {}
-    annotations = meta.get("annotations") or {}
-    keep = {k: labels[k] for k in RELEASE_KEEPS if k in labels}
-    owner = {k: annotations[k] for k in (names.ANNOTATION_DOMAIN_UID,) if k in annotations}
+    labels = {k: None for k in meta.get("labels") or {} if k not in RELEASE_KEEPS}
+    ours = [k for k in meta.get("annotations") or {} if k.startswith(f"{names.GROUP}/")]
+    annotations: dict[str, str | None] = {k: None for k in ours if k != names.ANNOTATION_DOMAIN_UID}
     return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
         "metadata": {
-            "name": meta["name"],
-            "labels": {**keep, names.LABEL_RELEASED: "true"},
-            "annotations": {**owner, names.ANNOTATION_RELEASED_AT: now()},
-        },
+            "labels": {**labels, names.LABEL_RELEASED: "true"},
+            "annotations": {**annotations, names.ANNOTATION_RELEASED_AT: now()},
+        }
     }
+
+
+# Taking a released namespace back: the release marks go before the namespace is applied.
+READOPT_PATCH: JSON = {
+    "metadata": {"labels": {names.LABEL_RELEASED: None}, "annotations": {names.ANNOTATION_RELEASED_AT: None}}
+}
 
 
 async def sync_cluster(
