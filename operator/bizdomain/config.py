@@ -42,6 +42,13 @@ class Settings(BaseModel):
         600.0, ge=0, description="How long an unreachable member may hold a deletion before it is released."
     )
     debounce_seconds: float = Field(0.2, ge=0, description="Changes within this window share one sync.")
+    allow_unsafe_kubeconfigs: bool = Field(
+        False,
+        description="Accept member kubeconfigs that name a credential plugin, a local file or an http:// server.",
+    )
+    token_renew_fraction: float = Field(
+        0.5, gt=0, le=1, description="A member token is renewed once this fraction of its lifetime has passed."
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -73,6 +80,8 @@ class Settings(BaseModel):
             "MEMBER_CONCURRENCY": "member_concurrency",
             "DELETION_GRACE_SECONDS": "deletion_grace_seconds",
             "DEBOUNCE_SECONDS": "debounce_seconds",
+            "ALLOW_UNSAFE_KUBECONFIGS": "allow_unsafe_kubeconfigs",
+            "TOKEN_RENEW_FRACTION": "token_renew_fraction",
         }
         for var, field in scalars.items():
             if f"BIZDOMAIN_{var}" in env:

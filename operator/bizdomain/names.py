@@ -61,6 +61,12 @@ OWNERS_BINDING: Final = f"{GROUP}:owners"
 HOST_OWNER_ROLE: Final = f"{GROUP}:domain-owner"
 OPERATOR_ROLE: Final = f"{GROUP}:operator"  # the member identity `bizdomain join` creates
 COMPONENT_IDENTITY: Final = "identity"  # what `bizdomain join` creates on a member
+# The member identity `bizdomain join` creates, and what holds it to bizdomain's own objects there.
+OPERATOR_SERVICE_ACCOUNT: Final = "bizdomain-operator"
+OPERATOR_TOKEN_ROLE: Final = f"{GROUP}:operator-token"  # a Role: mint tokens for itself only
+OPERATOR_POLICY: Final = "bizdomain-operator-boundary"  # ValidatingAdmissionPolicy (and its binding)
+# Set on every namespace of a protected environment: the member identity can never delete it or drop the label.
+LABEL_PROTECTED: Final = f"{GROUP}/protected"
 
 # Condition types.
 COND_READY: Final = "Ready"
@@ -95,6 +101,7 @@ class Reason:
     DELETION_BLOCKED: Final = "DeletionBlocked"
     CREDENTIALS_INVALID: Final = "CredentialsInvalid"
     REACHABLE: Final = "Reachable"
+    PLATFORM_NOT_INSTALLED: Final = "PlatformNotInstalled"
 
 
 def role_cluster_role(role: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bizdomain.config import Settings
-from bizdomain.members.kubeconfig import CredentialsError, from_kubeconfig
+from bizdomain.members.kubeconfig import CredentialsError, from_kubeconfig, refuse_unsafe
 from bizdomain.members.rest import Kube, KubeError
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,19 @@ class _Entry:
     kube: Kube
 
 
-async def kube_from_kubeconfig(text: str, cluster: str, settings: Settings, *, key_dir: str | None = None) -> Kube:
-    """A client for the cluster a kubeconfig describes (its current context)."""
+async def kube_from_kubeconfig(
+    text: str, cluster: str, settings: Settings, *, key_dir: str | None = None, safe_only: bool = False
+) -> Kube:
+    """A client for the cluster a kubeconfig describes (its current context).
+
+    ``safe_only``: refuse plugins, local files and http:// first (see :func:`refuse_unsafe`).
+    """
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CredentialsError("the kubeconfig is not valid YAML") from exc
+    if safe_only:
+        refuse_unsafe(config)
     credentials = await from_kubeconfig(config, key_dir=key_dir)
     return Kube(
         credentials,
@@ -84,7 +91,9 @@ class MemberClients:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise CredentialsError(f"{where} key {secret_key!r} is not a text kubeconfig") from exc
         try:
-            kube = await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir)
+            kube = await kube_from_kubeconfig(
+                text, cluster, self.settings, key_dir=self._key_dir, safe_only=not self.settings.allow_unsafe_kubeconfigs
+            )
         except CredentialsError as exc:
             raise CredentialsError(f"{where} key {secret_key!r}: {exc}") from exc
         if entry is not None:
