@@ -75,8 +75,10 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
         (
             f"!{v}isNamespace || request.operation != 'UPDATE' || "
             f"(({v}oldManaged || {v}oldReleased) && ({v}newManaged || {v}newReleased))",
-            _say(f"may only change namespaces labelled {managed} or {released}, and must leave them so: refused on "
-                 "namespace ")
+            _say(
+                f"may only change namespaces labelled {managed} or {released}, and must leave them so: refused on "
+                "namespace "
+            )
             + on_namespace,
         ),
         (
@@ -126,7 +128,9 @@ def operator_admission_policy(member_namespace: str, grantable: list[str]) -> li
     """
     ops = ["CREATE", "UPDATE", "DELETE"]
     rules = [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["namespaces"], "operations": ops}]
-    rules += [{"apiGroups": [g], "apiVersions": ["*"], "resources": [r], "operations": ops} for g, r in NAMESPACED_KINDS]
+    rules += [
+        {"apiGroups": [g], "apiVersions": ["*"], "resources": [r], "operations": ops} for g, r in NAMESPACED_KINDS
+    ]
     rules.append(
         {"apiGroups": [names.GROUP], "apiVersions": ["*"], "resources": [names.PLURAL_WORKSPACE], "operations": ops}
     )

@@ -7,12 +7,13 @@ with what the member's view holds first (see :mod:`bizdomain.sync.view` and
 be trusted (a list failed, a watch broke), nothing is applied or deleted on that cluster in
 that pass, and only objects carrying the operator's labels are ever candidates. Namespaces
 are deleted only under a Delete policy recorded on the namespace itself; under Retain they
-are released (our labels removed, workloads kept).
+are released (our labels removed, workloads kept). The platform objects (bizdomain's four
+ClusterRoles, the Workspace CRD) are installed by ``bizdomain join``, never written here: a pass
+that finds them missing fails with PlatformNotInstalled and touches nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -20,8 +21,9 @@ from bizdomain import metrics, names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members.rest import JSON, Kube, KubeError
-from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
+from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.sync.report import ClusterReport, TenantKey, TenantOutcome
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView, in_sync
 from bizdomain.sync.workspaces import now, workspace_statuses
@@ -59,8 +61,8 @@ class ClusterSync:
     """One pass over one cluster. Create, call :meth:`run`, read the report.
 
     Both kinds of pass compare the plan with the member's view (see :mod:`bizdomain.sync.view`),
-    which watches keep current; a full pass also checks the member answers and converges the
-    platform objects. With ``scope`` (a set of domains) the pass is partial: it converges and
+    which watches keep current; a full pass also checks the member answers and that the platform
+    objects are installed. With ``scope`` (a set of domains) the pass is partial: it converges and
     prunes only those domains' objects. A change to one domain then costs its writes and no
     read at all.
     """
@@ -90,8 +92,8 @@ class ClusterSync:
 
     async def run(self) -> ClusterReport:
         try:
-            if self.scope is None:
-                await self._ensure_crd()  # also tells a member that stopped answering, every full pass
+            if self.scope is None and not await self._crd_established():  # also tells a member that stopped answering
+                return self._not_installed(f"the Workspace CRD {self.plan.crd.name} is not established")
             self.view.expect(self._desired.values(), replace=self.scope is None)
             await self.view.ready(self.settings.relist_seconds)
         except KubeError as exc:
@@ -103,6 +105,10 @@ class ClusterSync:
             return self.report
         self.namespaces = self.view.namespaces()
         self.live = self.view.managed(self.scope)
+        roles = self.live if self.scope is None else self.view.managed()  # a partial plan holds no roles
+        missing = [d.name for d in desired_platform_roles() if d.key not in roles]
+        if missing:
+            return self._not_installed(f"the ClusterRoles {', '.join(missing)} are missing")
         self._claim_namespaces()
         await self._apply_all()
         await self._prune()
@@ -118,20 +124,18 @@ class ClusterSync:
             return True
         return False
 
-    async def _ensure_crd(self) -> None:
-        """Install or update the Workspace CRD, and wait until the member serves it."""
-        crd = self.plan.crd
-        live = await self.kube.get(crd.kind, crd.name)
-        if needs_apply(crd.body, live):
-            live = await self.kube.apply(crd.body)
-            self.report.writes += 1
-        for _ in range(50):
-            conditions = ((live or {}).get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-                return
-            await asyncio.sleep(0.2)
-            live = await self.kube.get(crd.kind, crd.name)
-        raise KubeError(self.plan.cluster, 0, "CRDNotEstablished", f"{crd.name} is not established yet")
+    async def _crd_established(self) -> bool:
+        """Whether the member serves the Workspace CRD (``bizdomain join`` installs it; the operator cannot)."""
+        live = await self.kube.get(self.plan.crd.kind, self.plan.crd.name)
+        conditions = ((live or {}).get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    def _not_installed(self, what: str) -> ClusterReport:
+        """The platform objects join installs are missing: nothing is applied or pruned on this member."""
+        self.report.ok = False
+        self.report.reason = names.Reason.PLATFORM_NOT_INSTALLED
+        self.report.message = f"{what}; nothing applied or pruned: run `bizdomain join` for this member"
+        return self.report
 
     def _claim_namespaces(self) -> None:
         """Drop from each tenant the namespaces that exist and are not ours to manage."""
@@ -166,10 +170,9 @@ class ClusterSync:
                     )
 
     async def _apply_all(self) -> None:
-        platform = [(None, d) for d in self.plan.platform]
         tenants = [(t, d) for t in self.plan.tenants.values() for d in t.objects]
         # Cluster-scoped objects (and namespaces) first, then what lives inside them.
-        first = [(t, d) for t, d in platform + tenants if d.namespace is None]
+        first = [(t, d) for t, d in tenants if d.namespace is None]
         second = [(t, d) for t, d in tenants if d.namespace is not None]
         for tenant in self.plan.tenants.values():
             outcome = self.report.tenant(tenant.key)
@@ -242,10 +245,7 @@ class ClusterSync:
             if key in wanted:
                 continue
             tenant_key = _tenant_of(obj)
-            if tenant_key is None:
-                platform = _labels(obj).get(names.LABEL_COMPONENT) == names.COMPONENT_PLATFORM
-                if platform and key[0] == "ClusterRole" and key[2].startswith(names.ROLE_PREFIX):
-                    doomed.append((None, obj))
+            if tenant_key is None:  # the platform ClusterRoles are join's, never the operator's to prune
                 continue
             if tenant_key in frozen:
                 continue
