@@ -173,7 +173,8 @@ class Paths:
         return f"{base}{where}/{plural}/{quote(meta['name'], safe='')}"
 
 
-async def _apply_all(kube: Kube, objects: list[dict[str, Any]], manager: str = JOIN_MANAGER) -> None:
+async def apply_objects(kube: Kube, objects: list[dict[str, Any]], manager: str = JOIN_MANAGER) -> None:
+    """Server-side apply each object, in order, by ``manager`` (any kind the cluster serves)."""
     paths = Paths(kube)
     for obj in objects:
         await kube.request(
@@ -203,9 +204,9 @@ async def join(args: argparse.Namespace) -> int:
     member = await _kube(args.member_kubeconfig, args.name)
     host = await _kube(args.host_kubeconfig, "host")
     try:
-        await _apply_all(member, member_objects(args.member_namespace, args.allow_role))
+        await apply_objects(member, member_objects(args.member_namespace, args.allow_role))
         # The platform objects keep the field manager the operator used when it wrote them itself.
-        await _apply_all(member, platform_objects(), names.FIELD_MANAGER)
+        await apply_objects(member, platform_objects(), names.FIELD_MANAGER)
         await _established(member, desired_workspace_crd().name)
         token_request = {
             "apiVersion": "authentication.k8s.io/v1",
@@ -237,7 +238,7 @@ async def join(args: argparse.Namespace) -> int:
             spec={"kubeconfigSecretRef": {"name": secret_name}, "environments": args.environment},
         )
         cluster["metadata"]["labels"].update(labels)
-        await _apply_all(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
+        await apply_objects(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
     except KubeError as exc:
         print(f"bizdomain join: {exc}", file=sys.stderr)
         return 1
