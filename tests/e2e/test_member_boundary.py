@@ -177,4 +177,3 @@ def test_no_secrets_no_pods_no_tokens_for_others(
     # its own, for renewal, is allowed (and only in its own namespace)
     own = attacker.run("create", "token", "bizdomain-operator", "-n", NAMESPACE, "--duration=10m")
     assert own.returncode == 0, own.stderr
-
