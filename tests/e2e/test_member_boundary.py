@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 WHO = "bizdomain's member identity"
 MANAGED = {"app.kubernetes.io/managed-by": "bizdomain"}
+LABEL = "app.kubernetes.io/managed-by=bizdomain"
 
 
 def role_binding(namespace: str, role: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -82,6 +83,9 @@ def test_no_binding_outside_managed_namespaces(platform: Platform, victim: str, 
         for labels in (None, MANAGED):
             attacker.create(role_binding(namespace, "bizdomain.io:admin", labels), says=WHO)
         attacker.create(role_binding(namespace, "cluster-admin"), says="forbidden")
+    stderr = attacker.create(role_binding(victim, "bizdomain.io:admin", MANAGED), says=WHO)
+    said = f"{WHO} may only write in namespaces labelled {LABEL}: refused on rolebindings {victim}/mallory-takes-over"
+    assert said in stderr
     assert {ns: snapshot(platform, "dev", ns) for ns in before} == before
     for namespace in ("kube-system", victim):
         can = platform.member("dev").kubectl(
@@ -177,3 +181,35 @@ def test_no_secrets_no_pods_no_tokens_for_others(
     # its own, for renewal, is allowed (and only in its own namespace)
     own = attacker.run("create", "token", "bizdomain-operator", "-n", NAMESPACE, "--duration=10m")
     assert own.returncode == 0, own.stderr
+
+
+def test_inside_managed_namespaces_only_bizdomain_objects(
+    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+) -> None:
+    make_domain(unique_name, envs=("dev",))
+    dev = platform.member("dev")
+    attacker = Attacker(platform, "dev", tmp_path)
+    # a tenant admin's own objects in the namespace: not the operator's to change or delete
+    dev.kubectl(
+        "create", "rolebinding", "hand-made", "--clusterrole=bizdomain.io:viewer", "--user=alice", "-n", unique_name
+    )
+    quota_rules = ["--verb=get", "--resource=resourcequotas"]
+    dev.kubectl("create", "role", "quota-reader", *quota_rules, "-n", unique_name)
+    before = snapshot(platform, "dev", unique_name)
+    attacker.create(role_binding(unique_name, "bizdomain.io:viewer"), says="may only create or change objects labelled")
+    attacker.refused("delete", "rolebinding", "hand-made", "-n", unique_name, says="may only change or delete objects")
+    attacker.refused("label", "rolebinding", "hand-made", "-n", unique_name, "app.kubernetes.io/managed-by=bizdomain",
+                     says="may only change or delete objects labelled")  # fmt: skip
+    # RBAC lets it bind a Role whose rights it holds; the policy does not
+    to_role = role_binding(unique_name, "quota-reader", MANAGED)
+    to_role["roleRef"]["kind"] = "Role"
+    attacker.create(to_role, says="may only bind the ClusterRoles bizdomain.io:admin, bizdomain.io:deployer")
+    workspace = {"apiVersion": "bizdomain.io/v1alpha1", "kind": "Workspace", "metadata": {"name": f"{unique_name}.x"},
+                 "spec": {"domain": unique_name, "displayName": "x", "environment": "dev"}}  # fmt: skip
+    attacker.create(
+        workspace,
+        says=f"objects labelled app.kubernetes.io/managed-by=bizdomain: refused on workspaces {unique_name}.x",
+    )
+    assert snapshot(platform, "dev", unique_name) == before
+    dev.kubectl("delete", "rolebinding", "hand-made", "-n", unique_name)
+    dev.kubectl("delete", "role", "quota-reader", "-n", unique_name)

@@ -13,6 +13,7 @@ ones. Called by :mod:`bizdomain.cli` (join); pure.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bizdomain import names
@@ -61,7 +62,8 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
     managed = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE}"
     released = f"{names.LABEL_RELEASED}=true"
     on_namespace = " + request.name"
-    on_object = " + request.resource.resource + ' ' + request.namespace + '/' + request.name"
+    where = "(has(request.namespace) && request.namespace != '' ? request.namespace + '/' : '')"
+    on_object = f" + request.resource.resource + ' ' + {where} + request.name"
     rules = [
         (
             f"!{v}isNamespace || !{v}reservedName",
@@ -108,7 +110,18 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
             _say(f"may only bind the ClusterRoles {', '.join(sorted(grantable))}: refused on ") + on_object,
         ),
     ]
-    return [{"expression": expression, "messageExpression": message} for expression, message in rules]
+    # The static message is what the API server shows should a message expression ever fail.
+    return [
+        {"expression": expression, "messageExpression": message, "message": _static(message)}
+        for expression, message in rules
+    ]
+
+
+def _static(message: str) -> str:
+    """The literal parts of a message expression, without the request's names."""
+    text = " ".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', message)).strip()
+    text = re.sub(r": refused on( namespace)?$", "", text)
+    return f"the namespace {text}" if text.startswith("is labelled") else text
 
 
 def _say(what: str, then: str | None = None) -> str:
