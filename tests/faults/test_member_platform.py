@@ -8,6 +8,8 @@
 3. The platform objects are join's: with one of bizdomain's ClusterRoles deleted on a member the
    operator does not put it back, says PlatformNotInstalled ("run `bizdomain join`") and applies
    nothing there; a re-join heals it.
+4. `bizdomain unjoin` removes the identity, its token Role and its admission policy on the member,
+   and the Secret and MemberCluster on the host; the platform roles and the CRD stay.
 """
 
 from __future__ import annotations
@@ -173,3 +175,33 @@ def test_missing_platform_roles_stop_the_member_until_rejoined(
     )
     role = json.loads(dev.kubectl("get", "clusterrole", "bizdomain.io:viewer", "-o", "json").stdout)
     assert role["metadata"]["labels"]["bizdomain.io/component"] == "platform"
+
+
+def test_unjoin_removes_the_identity_and_its_bounds_but_not_the_platform(platform: Platform, faults: Faults) -> None:
+    dev = platform.member("dev")
+    faults.undo("join dev again", lambda: join(platform, "dev"))
+    subprocess.run(
+        [
+            sys.executable, "-m", "bizdomain.cli", "unjoin",
+            "--host-kubeconfig", str(platform.host.kubeconfig),
+            "--member-kubeconfig", str(dev.kubeconfig),
+            "--name", "dev", "--namespace", NAMESPACE,
+        ],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert platform.get("membercluster", "dev") is None
+    assert platform.get("secret", "member-dev", NAMESPACE) is None
+    for kind, name, namespace in (
+        ("serviceaccount", "bizdomain-operator", NAMESPACE),
+        ("clusterrole", "bizdomain.io:operator", None),
+        ("clusterrolebinding", "bizdomain.io:operator", None),
+        ("role", "bizdomain.io:operator-token", NAMESPACE),
+        ("rolebinding", "bizdomain.io:operator-token", NAMESPACE),
+        ("validatingadmissionpolicy", "bizdomain-operator-boundary", None),
+        ("validatingadmissionpolicybinding", "bizdomain-operator-boundary", None),
+    ):
+        assert platform.get(kind, name, namespace, cluster="dev") is None, f"{kind} {name} left behind"
+    for kind, name in (("clusterrole", "bizdomain.io:viewer"), ("crd", "workspaces.bizdomain.io")):
+        assert platform.get(kind, name, cluster="dev") is not None, f"{kind} {name} removed"
+    join(platform, "dev")
+    wait_until(lambda: member_ready(platform, "dev").get("status") == "True", timeout=60, what="dev Ready again")
