@@ -71,7 +71,7 @@ class MemberClients:
         self.host = host
         self.settings = settings
         self._entries: dict[str, _Entry] = {}
-        self._retired: list[Kube] = []  # clients replaced by a renewal: a pass may still be using one
+        self._retired: dict[str, Kube] = {}  # a client replaced by a renewal, per cluster: a pass may still use it
         self._key_dir = tempfile.mkdtemp(prefix="bizdomain-keys-")  # 0700, private to the process
 
     async def _secret(self, name: str) -> dict[str, Any]:
@@ -157,9 +157,10 @@ class MemberClients:
             return entry.kube
         version = str(written.get("metadata", {}).get("resourceVersion", ""))
         log.info("cluster %s: member token renewed and written to %s", cluster, where, extra={"cluster": cluster})
-        for old in self._retired:  # retired a renewal ago: no pass still holds them
+        old = self._retired.pop(cluster, None)  # retired a renewal ago: no pass still holds it
+        if old is not None:
             await old.close()
-        self._retired = [entry.kube]
+        self._retired[cluster] = entry.kube
         self._entries[cluster] = self._entry(version, kube, text)
         return kube
 
@@ -167,10 +168,10 @@ class MemberClients:
         entry = self._entries.pop(cluster, None)
         if entry is not None:
             await entry.kube.close()
+        retired = self._retired.pop(cluster, None)
+        if retired is not None:
+            await retired.close()
 
     async def close(self) -> None:
-        for cluster in list(self._entries):
+        for cluster in {*self._entries, *self._retired}:
             await self.forget(cluster)
-        for old in self._retired:
-            await old.close()
-        self._retired = []
