@@ -26,7 +26,7 @@ import aiohttp
 import yaml
 
 from bizdomain import names
-from bizdomain.cli import SERVICE_ACCOUNT, member_kubeconfig, member_objects
+from bizdomain.cli import SERVICE_ACCOUNT, apply_objects, member_kubeconfig, member_objects, platform_objects
 from bizdomain.config import Settings
 from bizdomain.members import Kube, kube_from_kubeconfig
 from bizdomain.members.rest import KINDS
@@ -134,22 +134,12 @@ async def apply(kube: Kube, body: dict[str, Any], manager: str = BENCH_MANAGER) 
 
 
 async def floor_identity(plane: BenchPlane, name: str, concurrency: int) -> Kube:
-    """On floor member ``name``: the ServiceAccount and ClusterRole `bizdomain join` creates,
-    and a client that uses its token, as the operator's client to a member does."""
+    """On floor member ``name``: what `bizdomain join` creates (the identity, its bounds and the
+    platform objects), and a client that uses its token, as the operator's client to a member does."""
     admin = await plane.admin_kube(name)
-    collections = {
-        "Namespace": "/api/v1/namespaces",
-        "ServiceAccount": f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
-        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    }
     try:
-        for obj in member_objects(NAMESPACE, []):
-            await admin.request(
-                "PATCH", f"{collections[obj['kind']]}/{obj['metadata']['name']}",
-                query={"fieldManager": BENCH_MANAGER, "force": "true"},
-                body=obj, content_type="application/apply-patch+yaml",
-            )  # fmt: skip
+        await apply_objects(admin, member_objects(NAMESPACE, []), BENCH_MANAGER)
+        await apply_objects(admin, platform_objects(), names.FIELD_MANAGER)  # as join does
         token = await admin.request(
             "POST",
             f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{SERVICE_ACCOUNT}/token",

@@ -303,7 +303,7 @@ class Floor:
 
 
 async def _platform(kube: Kube, plan: ClusterPlan) -> int:
-    await kube.apply(plan.crd.body)
+    """The platform objects are in place (`floor_identity` installed them as join does): wait for the CRD."""
     for _ in range(300):
         crd = await kube.get(plan.crd.kind, plan.crd.name)
         conditions = ((crd or {}).get("status") or {}).get("conditions") or []
@@ -312,7 +312,6 @@ async def _platform(kube: Kube, plan: ClusterPlan) -> int:
         await asyncio.sleep(0.1)
     else:
         raise KubeError(kube.cluster, 0, "CRDNotEstablished", plan.crd.name)
-    await asyncio.gather(*(kube.apply(d.body) for d in plan.platform))
     return 1 + len(plan.platform)
 
 

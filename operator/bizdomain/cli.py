@@ -2,11 +2,17 @@
 
 join, with an admin kubeconfig of the member:
   1. on the member: a namespace, a ServiceAccount and the least-privilege ClusterRole the
-     operator needs there (``bind``/``escalate`` only on the roles it may grant, so the
-     member's own RBAC refuses a binding to cluster-admin), bound to the ServiceAccount;
-  2. a token for it from the TokenRequest API, and a kubeconfig around that token;
-  3. on the host: the kubeconfig Secret in the operator's namespace and the MemberCluster.
-unjoin reverses all three. Re-running join rotates the token.
+     operator needs there (no ``escalate``; ``bind`` only on the roles it may grant, so the
+     member's own RBAC refuses a binding to cluster-admin), a Role that lets it mint tokens for
+     itself only, and the admission policy that holds it to bizdomain's own objects
+     (:mod:`bizdomain.plan.boundary`);
+  2. the platform objects the operator may no longer write itself: bizdomain's four
+     ClusterRoles, the Workspace CRD, and the deployers' admission policy;
+  3. a short-lived token for it from the TokenRequest API (the operator renews it), and a
+     kubeconfig around that token;
+  4. on the host: the kubeconfig Secret in the operator's namespace and the MemberCluster.
+unjoin reverses 1 and 4 (the platform objects stay: tenants' RoleBindings name the roles).
+Re-running join rotates the token and upgrades what join installs.
 """
 
 from __future__ import annotations
@@ -17,51 +23,67 @@ import base64
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
+from bizdomain.plan.boundary import operator_admission_policy
+from bizdomain.plan.roles import deployer_admission_policy, desired_platform_roles, desired_workspace_crd
 
 OPERATOR_ROLE = names.OPERATOR_ROLE
-SERVICE_ACCOUNT = "bizdomain-operator"
+SERVICE_ACCOUNT = names.OPERATOR_SERVICE_ACCOUNT
 CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
+RBAC = "rbac.authorization.k8s.io"
+JOIN_MANAGER = "bizdomain-join"
+DEFAULT_TOKEN_HOURS = 24.0
+CRD_WAIT_SECONDS = 60.0
+
+
+def grantable_roles(allowed: list[str]) -> list[str]:
+    """Every ClusterRole the operator may bind on a member: bizdomain's four and the allow-listed ones."""
+    return sorted({f"{names.ROLE_PREFIX}{r}" for r in names.BUILTIN_ROLES} | set(allowed))
 
 
 def member_rules(grantable: list[str]) -> list[dict[str, Any]]:
-    """Exactly what the operator does on a member, and nothing more (no Secrets, no pods)."""
+    """Exactly what the operator does on a member, cluster-wide (the admission policy narrows the writes)."""
     ours = [f"{names.ROLE_PREFIX}{r}" for r in names.BUILTIN_ROLES]
     return [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": CRUD},
         {"apiGroups": [""], "resources": ["resourcequotas", "limitranges"], "verbs": CRUD},
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": CRUD},
+        {"apiGroups": [RBAC], "resources": ["rolebindings"], "verbs": CRUD},
         {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": CRUD},
         {"apiGroups": [names.GROUP], "resources": [names.PLURAL_WORKSPACE], "verbs": CRUD},
         {"apiGroups": [names.GROUP], "resources": [f"{names.PLURAL_WORKSPACE}/status"], "verbs": ["get", "patch"]},
+        # Listed by label (its view); no ClusterRole is secret, and none can be written.
+        {"apiGroups": [RBAC], "resources": ["clusterroles"], "verbs": ["list", "watch"]},
+        {"apiGroups": [RBAC], "resources": ["clusterroles"], "resourceNames": ours, "verbs": ["get"]},
         {
-            "apiGroups": ["rbac.authorization.k8s.io"],
+            "apiGroups": [RBAC],
             "resources": ["clusterroles"],
-            "verbs": ["list", "watch"],
-        },
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["clusterroles"],
-            "resourceNames": ours,
-            "verbs": ["get", "create", "update", "patch", "delete", "escalate"],
-        },
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["clusterroles"],
-            "resourceNames": sorted(set(ours) | set(grantable)),
+            "resourceNames": grantable_roles(grantable),
             "verbs": ["bind"],
         },
         {
             "apiGroups": ["apiextensions.k8s.io"],
             "resources": ["customresourcedefinitions"],
             "resourceNames": [f"{names.PLURAL_WORKSPACE}.{names.GROUP}"],
-            "verbs": ["get", "create", "update", "patch"],
+            "verbs": ["get"],
         },
+    ]
+
+
+def token_rules() -> list[dict[str, Any]]:
+    """In the identity's own namespace only: mint tokens for itself (the operator renews its token)."""
+    return [
+        {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts/token"],
+            "resourceNames": [SERVICE_ACCOUNT],
+            "verbs": ["create"],
+        }
     ]
 
 
@@ -74,19 +96,36 @@ def _obj(api_version: str, kind: str, name: str, namespace: str | None = None, *
 
 
 def member_objects(namespace: str, grantable: list[str]) -> list[dict[str, Any]]:
-    rbac = "rbac.authorization.k8s.io/v1"
+    """The operator's identity on the member, with its rights and the policy that bounds them."""
+    rbac = f"{RBAC}/v1"
+    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]
     return [
         _obj("v1", "Namespace", namespace),
+        *operator_admission_policy(namespace, grantable_roles(grantable)),  # before the identity can act
         _obj("v1", "ServiceAccount", SERVICE_ACCOUNT, namespace),
         _obj(rbac, "ClusterRole", OPERATOR_ROLE, rules=member_rules(grantable)),
         _obj(
             rbac,
             "ClusterRoleBinding",
             OPERATOR_ROLE,
-            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": OPERATOR_ROLE},
-            subjects=[{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}],
+            roleRef={"apiGroup": RBAC, "kind": "ClusterRole", "name": OPERATOR_ROLE},
+            subjects=subjects,
+        ),
+        _obj(rbac, "Role", names.OPERATOR_TOKEN_ROLE, namespace, rules=token_rules()),
+        _obj(
+            rbac,
+            "RoleBinding",
+            names.OPERATOR_TOKEN_ROLE,
+            namespace,
+            roleRef={"apiGroup": RBAC, "kind": "Role", "name": names.OPERATOR_TOKEN_ROLE},
+            subjects=subjects,
         ),
     ]
+
+
+def platform_objects() -> list[dict[str, Any]]:
+    """What every member holds for bizdomain's tenants, which the operator's identity may not write."""
+    return [desired_workspace_crd().body, *(r.body for r in desired_platform_roles()), *deployer_admission_policy()]
 
 
 async def _kube(path: str, name: str) -> Kube:
@@ -110,35 +149,65 @@ def member_kubeconfig(name: str, server: str, ca: str | None, token: str) -> str
     )
 
 
-async def _apply_all(kube: Kube, objects: list[dict[str, Any]]) -> None:
+class Paths:
+    """REST paths of any kind, found by the cluster's discovery (one GET per group/version)."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._found: dict[str, dict[str, tuple[str, bool]]] = {}
+
+    async def __call__(self, obj: dict[str, Any]) -> str:
+        api_version, kind, meta = obj["apiVersion"], obj["kind"], obj["metadata"]
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        if api_version not in self._found:
+            listing = await self.kube.request("GET", base)
+            self._found[api_version] = {
+                r["kind"]: (r["name"], bool(r.get("namespaced")))
+                for r in listing.get("resources") or []
+                if "/" not in r["name"]
+            }
+        if kind not in self._found[api_version]:
+            raise KubeError(self.kube.cluster, 404, "NotFound", f"the cluster serves no {kind} in {api_version}")
+        plural, namespaced = self._found[api_version][kind]
+        where = f"/namespaces/{quote(meta['namespace'])}" if namespaced else ""
+        return f"{base}{where}/{plural}/{quote(meta['name'], safe='')}"
+
+
+async def apply_objects(kube: Kube, objects: list[dict[str, Any]], manager: str = JOIN_MANAGER) -> None:
+    """Server-side apply each object, in order, by ``manager`` (any kind the cluster serves)."""
+    paths = Paths(kube)
     for obj in objects:
         await kube.request(
             "PATCH",
-            _path(obj),
-            query={"fieldManager": "bizdomain-join", "force": "true"},
+            await paths(obj),
+            query={"fieldManager": manager, "force": "true"},
             body=obj,
             content_type="application/apply-patch+yaml",
         )
 
 
-def _path(obj: dict[str, Any]) -> str:
-    kinds = {
-        "Namespace": "/api/v1/namespaces",
-        "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
-        "Secret": "/api/v1/namespaces/{ns}/secrets",
-        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-        names.KIND_MEMBER: f"/apis/{names.API_VERSION}/{names.PLURAL_MEMBER}",
-    }
-    meta = obj["metadata"]
-    return str(kinds[obj["kind"]].format(ns=meta.get("namespace", ""))) + "/" + str(meta["name"])
+async def _established(kube: Kube, crd: str) -> None:
+    """Wait until the member serves the Workspace CRD."""
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CRD_WAIT_SECONDS
+    while True:
+        conditions = ((await kube.request("GET", path)).get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
+        if loop.time() > deadline:
+            raise KubeError(kube.cluster, 0, "CRDNotEstablished", f"{crd} is not established")
+        await asyncio.sleep(0.2)
 
 
 async def join(args: argparse.Namespace) -> int:
     member = await _kube(args.member_kubeconfig, args.name)
     host = await _kube(args.host_kubeconfig, "host")
     try:
-        await _apply_all(member, member_objects(args.member_namespace, args.allow_role))
+        await apply_objects(member, member_objects(args.member_namespace, args.allow_role))
+        # The platform objects keep the field manager the operator used when it wrote them itself.
+        await apply_objects(member, platform_objects(), names.FIELD_MANAGER)
+        await _established(member, desired_workspace_crd().name)
         token_request = {
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenRequest",
@@ -169,7 +238,7 @@ async def join(args: argparse.Namespace) -> int:
             spec={"kubeconfigSecretRef": {"name": secret_name}, "environments": args.environment},
         )
         cluster["metadata"]["labels"].update(labels)
-        await _apply_all(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
+        await apply_objects(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
     except KubeError as exc:
         print(f"bizdomain join: {exc}", file=sys.stderr)
         return 1
@@ -187,15 +256,13 @@ async def unjoin(args: argparse.Namespace) -> int:
         await host.delete("Secret", f"member-{args.name}", args.namespace)
         if args.member_kubeconfig:
             member = await _kube(args.member_kubeconfig, args.name)
+            paths = Paths(member)
             try:
-                for kind, name, ns in (
-                    ("ClusterRoleBinding", OPERATOR_ROLE, None),
-                    ("ClusterRole", OPERATOR_ROLE, None),
-                    ("ServiceAccount", SERVICE_ACCOUNT, args.member_namespace),
-                ):
-                    path = _path({"kind": kind, "metadata": {"name": name, "namespace": ns}})
+                # The identity first, its bounds last: it is never unbounded while it exists.
+                identity = member_objects(args.member_namespace, [])[1:]
+                for obj in [*reversed(identity[2:]), *reversed(identity[:2])]:
                     try:
-                        await member.request("DELETE", path)
+                        await member.request("DELETE", await paths(obj))
                     except KubeError as exc:
                         if exc.status != 404:
                             raise
@@ -223,7 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         if command == "join":
             p.add_argument("--environment", action="append", required=True, help="environment served (repeatable)")
             p.add_argument("--allow-role", action="append", default=[], help="extra ClusterRole the operator may bind")
-            p.add_argument("--token-hours", type=float, default=24 * 365, help="lifetime of the member token")
+            p.add_argument(
+                "--token-hours",
+                type=float,
+                default=DEFAULT_TOKEN_HOURS,
+                help="lifetime of the member token (at least 10 minutes); the operator renews it when half is spent",
+            )
     args = parser.parse_args(argv)
     return asyncio.run(join(args) if args.command == "join" else unjoin(args))
 

@@ -50,6 +50,13 @@ class Settings(BaseModel):
     deployer_namespaces: tuple[str, ...] = Field(
         ("ci",), description="Deployers must be ServiceAccounts in one of these (member) namespaces."
     )
+    allow_unsafe_kubeconfigs: bool = Field(
+        False,
+        description="Accept member kubeconfigs that name a credential plugin, a local file or an http:// server.",
+    )
+    token_renew_fraction: float = Field(
+        0.5, gt=0, le=1, description="A member token is renewed once this fraction of its lifetime has passed."
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -104,6 +111,8 @@ class Settings(BaseModel):
             "MEMBER_CONCURRENCY": "member_concurrency",
             "DELETION_GRACE_SECONDS": "deletion_grace_seconds",
             "DEBOUNCE_SECONDS": "debounce_seconds",
+            "ALLOW_UNSAFE_KUBECONFIGS": "allow_unsafe_kubeconfigs",
+            "TOKEN_RENEW_FRACTION": "token_renew_fraction",
         }
         for var, field in scalars.items():
             if f"BIZDOMAIN_{var}" in env:

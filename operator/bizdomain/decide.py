@@ -172,8 +172,7 @@ class _Decider:
     def run(self) -> Decision:
         for key, tenant in self.plan.tenants.items():
             self.decided[key] = tenant if tenant.hold else self._settle(tenant)
-        platform = [Apply(None, d) for d in self.plan.platform if not in_sync(d, self.live.get(d.key))]
-        self.out.applies = platform + [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
+        self.out.applies = [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
         self._prunes()
         return self.out
 
@@ -287,10 +286,7 @@ class _Decider:
                 continue
             tenant_key = tenant_of(obj)
             if tenant_key is None:
-                platform = _labels(obj).get(names.LABEL_COMPONENT) == names.COMPONENT_PLATFORM
-                if platform and key[0] == "ClusterRole" and key[2].startswith(names.ROLE_PREFIX):
-                    self.out.prunes.append(Prune(None, obj))
-                continue
+                continue  # the platform's ClusterRoles are bizdomain join's, never the operator's
             prune = self._prune(key, obj, tenant_key)
             if prune is not None:
                 self.out.prunes.append(prune)

@@ -81,6 +81,10 @@ DEPLOYER_MARKER_VERB: Final = "release"
 # The ValidatingAdmissionPolicy (and its binding) that hold deployers to images and replicas.
 DEPLOYER_POLICY: Final = f"deployer-images-and-replicas.{GROUP}"
 JOIN_MANAGED_BY: Final = "bizdomain-join"  # the managed-by value of what `bizdomain join` applies
+# The member identity `bizdomain join` creates, and what holds it to bizdomain's own objects there.
+OPERATOR_SERVICE_ACCOUNT: Final = "bizdomain-operator"
+OPERATOR_TOKEN_ROLE: Final = f"{GROUP}:operator-token"  # a Role: mint tokens for itself only
+OPERATOR_POLICY: Final = "bizdomain-operator-boundary"  # ValidatingAdmissionPolicy (and its binding)
 
 # Condition types.
 COND_READY: Final = "Ready"
@@ -117,6 +121,7 @@ class Reason:
     REACHABLE: Final = "Reachable"
     CLUSTER_NOT_IN_ENVIRONMENT: Final = "ClusterNotInEnvironment"
     DEPLOYER_NOT_ALLOWED: Final = "DeployerNotAllowed"
+    PLATFORM_NOT_INSTALLED: Final = "PlatformNotInstalled"
 
 
 def role_cluster_role(role: str) -> str:

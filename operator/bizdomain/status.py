@@ -256,7 +256,11 @@ def member_status(member: MemberRecord, report: ClusterReport | None, version: s
     previous = list(member.status.get("conditions") or [])
     if report is None:
         verdict = Verdict(False, True, False, names.Reason.PENDING, "not probed yet")
-    elif report.reason in (names.Reason.CLUSTER_UNREACHABLE, names.Reason.CREDENTIALS_INVALID):
+    elif report.reason in (
+        names.Reason.CLUSTER_UNREACHABLE,
+        names.Reason.CREDENTIALS_INVALID,
+        names.Reason.PLATFORM_NOT_INSTALLED,
+    ):
         verdict = Verdict(False, False, True, report.reason, report.message)
     else:
         verdict = Verdict(True, False, False, names.Reason.REACHABLE, f"reachable, Kubernetes {version or 'unknown'}")

@@ -33,7 +33,8 @@ LEASE_RULES: list[Rule] = [
     (("coordination.k8s.io",), ("leases",), (), ("create",)),
     (("coordination.k8s.io",), ("leases",), ("bizdomain-leader",), ("get", "update")),
 ]
-NAMESPACE_RULES: list[Rule] = [(("",), ("secrets",), (), ("get",)), *LEASE_RULES]
+# ... and a member's Secret is patched with its renewed token (tokenRenewal; RBAC has no name patterns).
+NAMESPACE_RULES: list[Rule] = [(("",), ("secrets",), (), ("get",)), (("",), ("secrets",), (), ("patch",)), *LEASE_RULES]
 
 
 def grants(rules: list[Rule]) -> set[tuple[str, str, str, str]]:
@@ -110,6 +111,14 @@ def test_no_lease_without_leader_election() -> None:
     assert not [a for a in container(objects)["args"] if a.startswith("--lease") or a == "--leader-election"]
 
 
+def test_token_renewal_rights_can_be_narrowed_or_dropped() -> None:
+    narrowed = rules_of(find(render("tokenRenewal.secretNames={member-dev,member-prod}"), "Role"))
+    assert (("",), ("secrets",), ("member-dev", "member-prod"), ("patch",)) in narrowed
+    assert (("",), ("secrets",), (), ("patch",)) not in narrowed
+    dropped = rules_of(find(render("tokenRenewal.enabled=false"), "Role"))
+    assert not [r for r in dropped if "patch" in r[3]]
+
+
 def test_more_than_one_replica_needs_leader_election() -> None:
     result = helm("template", "x", str(CHART), "--set", "leaderElection.enabled=false", check=False)
     assert result.returncode != 0
@@ -173,6 +182,8 @@ def test_values_reach_the_operator_settings() -> None:
         "protectedNamespaces={default,platform}",
         "protectedEnvironments={prod,staging}",
         "logLevel=debug",
+        "allowUnsafeKubeconfigs=true",
+        "tokenRenewal.renewFraction=0.66",
         namespace="ops",
     )
     env = {k: v for k, v in env_of(objects).items() if isinstance(v, str)}
@@ -182,12 +193,16 @@ def test_values_reach_the_operator_settings() -> None:
     assert settings.allowed_cluster_roles == ("view", "edit")
     assert settings.protected_namespaces == ("default", "platform")
     assert settings.protected_environments == ("prod", "staging")
+    assert settings.allow_unsafe_kubeconfigs
+    assert settings.token_renew_fraction == 0.66
     assert "--verbose" in container(objects)["args"]
     defaults = Settings.from_env({k: v for k, v in env_of(render()).items() if isinstance(v, str)})
     assert defaults.relist_seconds == Settings().relist_seconds
     assert defaults.allowed_cluster_roles == Settings().allowed_cluster_roles
     assert defaults.protected_namespaces == Settings().protected_namespaces
     assert defaults.protected_environments == Settings().protected_environments
+    assert defaults.allow_unsafe_kubeconfigs is Settings().allow_unsafe_kubeconfigs is False
+    assert defaults.token_renew_fraction == Settings().token_renew_fraction
 
 
 def test_cluster_admin_cannot_be_allow_listed() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bizdomain.cli import member_rules
+from bizdomain.cli import member_rules, token_rules
 from support.platform import MEMBERS, NAMESPACE, Platform
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
@@ -29,9 +29,11 @@ def as_operator(platform: Platform, member: str, kubeconfig: Path, *args: str, c
     return platform.member(member).kubectl(f"--kubeconfig={kubeconfig}", *args, check=check)
 
 
-def test_member_identity_has_exactly_the_documented_rights(platform: Platform, tmp_path: Path) -> None:
+@pytest.mark.parametrize("namespace", ["default", NAMESPACE])
+def test_member_identity_has_exactly_the_documented_rights(platform: Platform, tmp_path: Path, namespace: str) -> None:
+    """Cluster-wide rules everywhere; in its own namespace also the right to mint its own token."""
     kubeconfig = member_kubeconfig(platform, "dev", tmp_path)
-    listing = as_operator(platform, "dev", kubeconfig, "auth", "can-i", "--list", check=True).stdout
+    listing = as_operator(platform, "dev", kubeconfig, "auth", "can-i", "--list", "-n", namespace, check=True).stdout
     granted: dict[tuple[str, frozenset[str]], set[str]] = {}
     for line in listing.splitlines()[1:]:
         columns = re.split(r"\s{2,}", line.strip())
@@ -40,7 +42,7 @@ def test_member_identity_has_exactly_the_documented_rights(platform: Platform, t
         granted.setdefault(key, set()).update(verbs.strip("[]").split())
     # every rule join grants shows up, and nothing beyond them and the defaults every user has
     expected: dict[tuple[str, frozenset[str]], set[str]] = {}
-    for rule in member_rules([]):
+    for rule in member_rules([]) + (token_rules() if namespace == NAMESPACE else []):
         for group in rule["apiGroups"]:
             for res in rule["resources"]:
                 base, _, sub = res.partition("/")

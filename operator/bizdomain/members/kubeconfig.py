@@ -6,7 +6,8 @@ library's generated models, about 40 MiB in every process that loads a kubeconfi
 the operator meets take a page: a member's kubeconfig Secret as ``bizdomain join`` writes it
 (token or client certificate, inline CA), the pod's service account, a developer's kubeconfig
 with files or data. A kubeconfig whose user needs a plugin (``exec``, ``auth-provider``) goes
-to the library's loader, imported only then.
+to the library's loader, imported only then. A member's Secret is first held to
+:func:`refuse_unsafe` (no plugin, no local file, no http://) unless the platform opts out.
 
 Errors say what is wrong with a kubeconfig, never what is in it.
 """
@@ -118,6 +119,38 @@ def _pem(data: str | None, path: str | None, base: Path | None, what: str) -> st
     except OSError as exc:
         raise CredentialsError(f"the {what} file cannot be read ({type(exc).__name__})") from exc
     return None
+
+
+UNSAFE_CLUSTER_KEYS = ("certificate-authority",)
+UNSAFE_USER_KEYS = ("exec", "auth-provider", "client-certificate", "client-key", "tokenFile")
+
+
+def refuse_unsafe(config: Any) -> None:
+    """Refuse a kubeconfig that would run a program, read a local file or send a token in clear text.
+
+    Checked on every cluster and user the kubeconfig holds, before anything is read or run:
+    whoever can write a Secret in the operator's namespace must not get code execution or a
+    file read inside the operator. The platform may opt out (``allow_unsafe_kubeconfigs``).
+    """
+    if not isinstance(config, dict):
+        return  # from_kubeconfig says what is wrong with it
+    problems: list[str] = []
+    for section, keys in (("clusters", UNSAFE_CLUSTER_KEYS), ("users", UNSAFE_USER_KEYS)):
+        for entry in config.get(section) or []:
+            body = entry.get(section[:-1]) if isinstance(entry, dict) else None
+            if not isinstance(body, dict):
+                continue
+            name = entry.get("name")
+            problems += [f"{section[:-1]} {name!r} names {key!r}" for key in keys if body.get(key)]
+            if section == "clusters" and str(body.get("server") or "").startswith("http://"):
+                problems.append(f"cluster {name!r} has an http:// server (the token would travel in clear text)")
+    if problems:
+        raise CredentialsError(
+            "the kubeconfig is refused: "
+            + "; ".join(problems)
+            + " (credential plugins and local files are not allowed in a member's kubeconfig Secret; "
+            "the platform can allow them with BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS=true)"
+        )
 
 
 def _named(config: dict[str, Any], section: str, name: str) -> dict[str, Any]:

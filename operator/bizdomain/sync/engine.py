@@ -12,7 +12,6 @@ resourceVersion preconditions.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -21,8 +20,9 @@ from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
-from bizdomain.plan import ClusterPlan, Desired, Problem, needs_apply
+from bizdomain.plan import ClusterPlan, Desired, Problem
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.sync.report import ClusterReport, TenantOutcome
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView
 from bizdomain.sync.workspaces import now, workspace_statuses
@@ -73,8 +73,8 @@ class ClusterSync:
 
     async def run(self) -> ClusterReport:
         try:
-            if self.scope is None:
-                await self._ensure_crd()  # also tells a member that stopped answering, every full pass
+            if self.scope is None and not await self._crd_established():  # also tells a member that stopped answering
+                return self._not_installed(f"the Workspace CRD {self.plan.crd.name} is not established")
             self.view.expect(self._desired.values(), replace=self.scope is None)
             await self.view.ready(self.settings.relist_seconds)
         except KubeError as exc:
@@ -86,6 +86,10 @@ class ClusterSync:
             return self.report
         self.namespaces = self.view.namespaces()
         self.live = self.view.managed(self.scope)
+        roles = self.live if self.scope is None else self.view.managed()  # a partial plan holds no roles
+        missing = [d.name for d in desired_platform_roles() if d.key not in roles]
+        if missing:
+            return self._not_installed(f"the ClusterRoles {', '.join(missing)} are missing")
         decision = decide(self.plan, self.namespaces, self.live, self.settings)
         self.plan = decision.plan
         self._record(decision)
@@ -103,20 +107,18 @@ class ClusterSync:
             return True
         return False
 
-    async def _ensure_crd(self) -> None:
-        """Install or update the Workspace CRD, and wait until the member serves it."""
-        crd = self.plan.crd
-        live = await self.kube.get(crd.kind, crd.name)
-        if needs_apply(crd.body, live):
-            live = await self.kube.apply(crd.body)
-            self.report.writes += 1
-        for _ in range(50):
-            conditions = ((live or {}).get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-                return
-            await asyncio.sleep(0.2)
-            live = await self.kube.get(crd.kind, crd.name)
-        raise KubeError(self.plan.cluster, 0, "CRDNotEstablished", f"{crd.name} is not established yet")
+    async def _crd_established(self) -> bool:
+        """Whether the member serves the Workspace CRD (``bizdomain join`` installs it; the operator cannot)."""
+        live = await self.kube.get(self.plan.crd.kind, self.plan.crd.name)
+        conditions = ((live or {}).get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    def _not_installed(self, what: str) -> ClusterReport:
+        """The platform objects join installs are missing: nothing is applied or pruned on this member."""
+        self.report.ok = False
+        self.report.reason = names.Reason.PLATFORM_NOT_INSTALLED
+        self.report.message = f"{what}; nothing applied or pruned: run `bizdomain join` for this member"
+        return self.report
 
     def _record(self, decision: Decision) -> None:
         for tenant in decision.plan.tenants.values():
@@ -145,8 +147,9 @@ class ClusterSync:
             if action.create:
                 answer = await self.kube.create_manifest(desired.kind, desired.namespace, desired.raw)
             elif desired.kind == "Namespace" and self._released(desired.name):
-                await self.kube.merge_patch("Namespace", desired.name, None, READOPT_PATCH)
-                answer = await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
+                # Managed again first, then no longer released (the member's policy wants one or the other).
+                await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
+                answer = await self.kube.merge_patch("Namespace", desired.name, None, READOPT_PATCH)
             else:
                 answer = await self.kube.apply_manifest(desired.kind, desired.name, desired.namespace, desired.raw)
             self.view.seen(answer)
@@ -278,7 +281,7 @@ def released_patch(namespace: JSON) -> JSON:
     }
 
 
-# Taking a released namespace back: the release marks go before the namespace is applied.
+# Taking a released namespace back: the release marks go once the namespace is applied.
 READOPT_PATCH: JSON = {
     "metadata": {"labels": {names.LABEL_RELEASED: None}, "annotations": {names.ANNOTATION_RELEASED_AT: None}}
 }

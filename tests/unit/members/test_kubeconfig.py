@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from bizdomain.members.kubeconfig import CredentialsError, from_kubeconfig, host_credentials, in_cluster
+from bizdomain.config import Settings
+from bizdomain.members.clients import kube_from_kubeconfig
+from bizdomain.members.kubeconfig import (
+    CredentialsError,
+    from_kubeconfig,
+    host_credentials,
+    in_cluster,
+    refuse_unsafe,
+)
 
 
 def b64(text: str) -> str:
@@ -146,3 +154,57 @@ def test_kubeconfig_list_merges_first_wins(tmp_path: Path, monkeypatch: pytest.M
     assert (
         asyncio.run(credentials.token()) == "from-first"
     )  # first file's user, its relative path from its own directory
+
+
+# ---- a member's Secret: no plugin, no local file, no clear text ------------------------------------------------
+
+SAFE_CLUSTER = {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}
+REFUSED = [
+    pytest.param(SAFE_CLUSTER, {"exec": {"command": "touch", "args": ["/tmp/x"]}}, "'exec'", id="exec"),
+    pytest.param(SAFE_CLUSTER, {"auth-provider": {"name": "oidc"}}, "'auth-provider'", id="auth-provider"),
+    pytest.param(SAFE_CLUSTER, {"tokenFile": "/etc/shadow"}, "'tokenFile'", id="token-file"),
+    pytest.param(SAFE_CLUSTER, {"client-certificate": "/c", "client-key": "/k"}, "'client-certificate'", id="cert"),
+    pytest.param(SAFE_CLUSTER, {"client-key": "/k"}, "'client-key'", id="key"),
+    pytest.param({"server": "https://h", "certificate-authority": "/ca"}, {"token": "t"}, "'certificate-authority'",
+                 id="ca-file"),
+    pytest.param({"server": "http://127.0.0.1:8080"}, {"token": "t"}, "http:// server", id="http"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cluster", "user", "named"), REFUSED)
+def test_unsafe_member_kubeconfigs_are_refused_before_anything_runs(
+    cluster: dict[str, Any], user: dict[str, Any], named: str, tmp_path: Path
+) -> None:
+
+    marker = tmp_path / "ran"
+    if "exec" in user:
+        user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "touch", "args": [str(marker)]}}
+    config = kubeconfig(cluster, user)
+    with pytest.raises(CredentialsError, match=named) as info:
+        refuse_unsafe(config)
+    assert "BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS" in str(info.value)
+    with pytest.raises(CredentialsError, match=named):
+        asyncio.run(kube_from_kubeconfig(yaml.safe_dump(config), "m", Settings(), safe_only=True))
+    assert not marker.exists()
+
+
+def test_an_unused_unsafe_user_is_refused_too() -> None:
+
+    config = kubeconfig(SAFE_CLUSTER, {"token": "t"})
+    config["users"].append({"name": "other", "user": {"exec": {"command": "sh"}}})
+    with pytest.raises(CredentialsError, match="user 'other' names 'exec'"):
+        refuse_unsafe(config)
+
+
+@pytest.mark.parametrize(
+    "user", [{"token": "t"}, {"client-certificate-data": "Q0VSVA==", "client-key-data": "S0VZ"}], ids=["token", "data"]
+)
+def test_inline_credentials_over_https_pass(user: dict[str, Any]) -> None:
+
+    refuse_unsafe(kubeconfig(SAFE_CLUSTER, user))  # no error
+
+
+def test_the_platform_may_opt_in_to_unsafe_kubeconfigs() -> None:
+
+    assert not Settings().allow_unsafe_kubeconfigs
+    assert Settings.from_env({"BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS": "true"}).allow_unsafe_kubeconfigs
