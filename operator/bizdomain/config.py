@@ -42,6 +42,9 @@ class Settings(BaseModel):
         600.0, ge=0, description="How long an unreachable member may hold a deletion before it is released."
     )
     debounce_seconds: float = Field(0.2, ge=0, description="Changes within this window share one sync.")
+    max_bindings_per_domain: int = Field(
+        10, ge=0, description="EnvironmentBindings a domain may have (a host ResourceQuota in its namespace)."
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -73,6 +76,7 @@ class Settings(BaseModel):
             "MEMBER_CONCURRENCY": "member_concurrency",
             "DELETION_GRACE_SECONDS": "deletion_grace_seconds",
             "DEBOUNCE_SECONDS": "debounce_seconds",
+            "MAX_BINDINGS_PER_DOMAIN": "max_bindings_per_domain",
         }
         for var, field in scalars.items():
             if f"BIZDOMAIN_{var}" in env:

@@ -61,6 +61,11 @@ OWNERS_BINDING: Final = f"{GROUP}:owners"
 HOST_OWNER_ROLE: Final = f"{GROUP}:domain-owner"
 OPERATOR_ROLE: Final = f"{GROUP}:operator"  # the member identity `bizdomain join` creates
 COMPONENT_IDENTITY: Final = "identity"  # what `bizdomain join` creates on a member
+# The host ResourceQuota in each domain namespace that caps its EnvironmentBindings.
+HOST_QUOTA_NAME: Final = "bizdomain-bindings"
+BINDING_COUNT_RESOURCE: Final = f"count/{PLURAL_BINDING}.{GROUP}"
+# On a domain's host namespace: the uid of the BusinessDomain it was created for.
+LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
 
 # Condition types.
 COND_READY: Final = "Ready"
@@ -95,6 +100,8 @@ class Reason:
     DELETION_BLOCKED: Final = "DeletionBlocked"
     CREDENTIALS_INVALID: Final = "CredentialsInvalid"
     REACHABLE: Final = "Reachable"
+    HOST_NAMESPACE_CONFLICT: Final = "HostNamespaceConflict"
+    SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
 
 
 def role_cluster_role(role: str) -> str:

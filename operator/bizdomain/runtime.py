@@ -65,6 +65,7 @@ def world_from_indexes(indexes: Mapping[str, Any]) -> World:
         domains=first(indexes["domain_index"]),
         bindings=first(indexes["binding_index"]),
         members=first(indexes["member_index"]),
+        host_namespaces=first(indexes["host_namespace_index"]) if "host_namespace_index" in indexes else {},
     )
 
 
@@ -370,7 +371,7 @@ class Runtime:
             self._host_wake.clear()
             world = self.world()
             try:
-                await sync_host(self.host, desired_host(world, self.settings), set(world.domains))
+                await sync_host(self.host, desired_host(world, self.settings))
             except KubeError as exc:
                 log.warning("host: syncing domain namespaces failed: %s", exc)
             except Exception:

@@ -22,8 +22,9 @@ CLUSTER_RULES: list[Rule] = [
     (("bizdomain.io",), ("businessdomains", "environmentbindings", "memberclusters"), (), ("list", "watch", "patch")),
     (("bizdomain.io",), ("businessdomains/status", "environmentbindings/status", "memberclusters/status"), (),
      ("patch",)),
-    (("",), ("namespaces",), (), ("list", "create", "patch", "delete")),
+    (("",), ("namespaces",), (), ("list", "watch", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("rolebindings",), (), ("list", "create", "patch", "delete")),
+    (("",), ("resourcequotas",), (), ("list", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("clusterroles",), (DOMAIN_OWNER_ROLE,), ("bind",)),
     (("",), ("events",), (), ("create",)),
 ]  # fmt: skip
@@ -172,6 +173,7 @@ def test_values_reach_the_operator_settings() -> None:
         "allowedClusterRoles={view,edit}",
         "protectedNamespaces={default,platform}",
         "protectedEnvironments={prod,staging}",
+        "maxBindingsPerDomain=3",
         "logLevel=debug",
         namespace="ops",
     )
@@ -182,12 +184,14 @@ def test_values_reach_the_operator_settings() -> None:
     assert settings.allowed_cluster_roles == ("view", "edit")
     assert settings.protected_namespaces == ("default", "platform")
     assert settings.protected_environments == ("prod", "staging")
+    assert settings.max_bindings_per_domain == 3
     assert "--verbose" in container(objects)["args"]
     defaults = Settings.from_env({k: v for k, v in env_of(render()).items() if isinstance(v, str)})
     assert defaults.relist_seconds == Settings().relist_seconds
     assert defaults.allowed_cluster_roles == Settings().allowed_cluster_roles
     assert defaults.protected_namespaces == Settings().protected_namespaces
     assert defaults.protected_environments == Settings().protected_environments
+    assert defaults.max_bindings_per_domain == Settings().max_bindings_per_domain
 
 
 def test_cluster_admin_cannot_be_allow_listed() -> None:
