@@ -26,6 +26,7 @@ from bizdomain import metrics, names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
 from bizdomain.plan import MemberRecord, World, desired_host, plan_cluster
+from bizdomain.plan.host import quarantine
 from bizdomain.reporting import StatusWriter
 from bizdomain.sync import ClusterReport, sync_cluster
 from bizdomain.sync.host import sync_host
@@ -110,7 +111,8 @@ class Runtime:
         ]
 
     def world(self) -> World:
-        return self._world() if self._world else World()
+        """What the host holds now; bindings in a host namespace the operator did not make are frozen."""
+        return quarantine(self._world(), self.settings) if self._world else World()
 
     def poke(self, *, domain: str | None = None, members_changed: bool = False) -> None:
         """Something on the host changed: every worker syncs soon (only ``domain``, when given)."""

@@ -15,10 +15,11 @@ calls :func:`host_namespace_state` to say why a domain is not acted on.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
+from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import DomainRecord, HostNamespaceRecord, World
 from bizdomain.plan.objects import Desired, build
 from bizdomain.plan.subjects import allowed_subjects
@@ -84,8 +85,31 @@ def host_namespace_state(domain: DomainRecord, world: World, settings: Settings)
 
 def domain_trusted(domain: DomainRecord, world: World, settings: Settings) -> bool:
     """Whether the bindings in ``domain``'s host namespace may be acted on: only when the operator
-    made that namespace for this domain (by uid). The member planner skips (freezes) the others."""
-    return host_namespace_state(domain, world, settings).trusted
+    made that namespace for this domain (by uid), including while it is being deleted (its
+    bindings' deletions are then carried out). The member planner freezes the others."""
+    return host_namespace_state(domain, world, settings).state in (HostNamespace.OURS, HostNamespace.TERMINATING)
+
+
+def quarantine(world: World, settings: Settings) -> World:
+    """``world`` with every binding of an untrusted host namespace turned into an unparsed record,
+    which the member planner freezes (nothing applied, nothing pruned): what someone wrote into a
+    namespace the operator did not make for the domain is never acted on. Called by the runtime
+    on every World it hands out (the planner may ask :func:`domain_trusted` itself instead)."""
+    verdicts: dict[str, bool] = {}
+    bindings = dict(world.bindings)
+    changed = False
+    for key, binding in world.bindings.items():
+        domain = world.domains.get(domain_for_namespace(binding.namespace, settings) or "")
+        if domain is None:
+            continue
+        if domain.name not in verdicts:
+            verdicts[domain.name] = domain_trusted(domain, world, settings)
+        if not verdicts[domain.name]:
+            error = f"host namespace {binding.namespace!r} is not the operator's: this binding is not acted on"
+            bindings[key] = replace(binding, spec=None, error=error)
+            changed = True
+    return replace(world, bindings=bindings) if changed else world
+
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 
 from bizdomain.config import Settings
 from bizdomain.plan import DomainRecord, World, desired_host, domain_trusted, host_namespace_state
-from bizdomain.plan.host import HostNamespace
+from bizdomain.plan.host import HostNamespace, quarantine
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -186,3 +186,30 @@ def test_namespace_prefix_comes_from_settings() -> None:
 def test_no_domains_nothing_on_the_host() -> None:
     plan = desired_host(factories.world(), SETTINGS)
     assert (plan.desired, plan.trusted) == ([], {})
+
+
+def test_bindings_in_an_untrusted_namespace_are_frozen_not_dropped() -> None:
+    """Dropped, they would read as deleted (pruned by policy); unparsed, the planner freezes them."""
+    payments, billing = factories.domain("payments"), factories.domain("billing")
+    bindings = [factories.binding("dev", domain="payments"), factories.binding("dev", domain="billing")]
+    namespaces = [factories.host_namespace(payments, labels={}), factories.host_namespace(billing)]
+    world = factories.world([payments, billing], bindings, host_namespaces=namespaces)
+
+    safe = quarantine(world, SETTINGS)
+
+    frozen = safe.bindings[("domain-payments", "dev")]
+    assert frozen.spec is None
+    assert frozen.error == "host namespace 'domain-payments' is not the operator's: this binding is not acted on"
+    assert safe.bindings[("domain-billing", "dev")] is world.bindings[("domain-billing", "dev")]
+    assert quarantine(factories.world([billing], bindings[1:]), SETTINGS).bindings == {bindings[1].key: bindings[1]}
+
+
+def test_bindings_of_a_namespace_being_deleted_are_still_carried_out() -> None:
+    domain = factories.domain("payments")
+    world = factories.world(
+        [domain],
+        [factories.binding("dev", domain="payments")],
+        host_namespaces=[factories.host_namespace(domain, deleting=True)],
+    )
+    assert domain_trusted(domain, world, SETTINGS)
+    assert quarantine(world, SETTINGS) is world
