@@ -111,7 +111,6 @@ def quarantine(world: World, settings: Settings) -> World:
     return replace(world, bindings=bindings) if changed else world
 
 
-
 @dataclass
 class HostPlan:
     """What the host should hold, and what the host sync may touch."""
