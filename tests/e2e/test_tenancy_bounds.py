@@ -41,7 +41,7 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
 
     def counted() -> dict[str, Any] | None:
         quota = platform.get("resourcequota", QUOTA, ns)
-        return quota if quota and (quota.get("status") or {}).get("hard") else None
+        return quota if quota and COUNT in ((quota.get("status") or {}).get("used") or {}) else None
 
     quota = wait_until(counted, timeout=30, what="the binding quota, counted by the quota controller")
     assert quota["spec"]["hard"] == {COUNT: "10"}
