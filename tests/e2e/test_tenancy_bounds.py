@@ -184,3 +184,37 @@ def test_events_never_land_on_another_domains_binding(platform: Platform, make_d
         status = json.dumps(platform.get("environmentbinding", "dev", f"domain-{mine}")["status"])
         assert other not in status, f"the status of {mine} names {other}"
     platform.wait_binding(a, "dev")
+
+
+def test_a_reused_domain_name_gets_a_fresh_host_namespace(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    """A domain deleted and created again under the same name for another team: the new domain's
+    host namespace is a new one (its uid stamped on it), with none of the old bindings and none of
+    the old owners' rights; the old namespace is never taken over while it is being deleted."""
+    d, host = unique_name, platform.host
+    ns, old_owner, new_owner = f"domain-{d}", f"{d}-owner@example.com", "new-team@example.com"
+    make_domain(d, envs=("dev",))
+    old = platform.get("namespace", ns)["metadata"]
+    assert old["labels"]["bizdomain.io/domain-uid"] == platform.get("businessdomain", d)["metadata"]["uid"]
+
+    platform.delete("businessdomain", d, wait=False)
+    wait_until(lambda: platform.get("businessdomain", d) is None, timeout=90, what=f"domain {d} deleted")
+    platform.apply(domain_doc(d, owners=[{"kind": "User", "name": new_owner}]))
+    uid = platform.get("businessdomain", d)["metadata"]["uid"]
+
+    def fresh() -> dict[str, Any] | None:
+        meta = (platform.get("namespace", ns) or {}).get("metadata") or {}
+        return meta if meta.get("uid") not in (None, old["uid"]) and not meta.get("deletionTimestamp") else None
+
+    new = wait_until(fresh, timeout=90, what="a new host namespace")
+    assert new["labels"]["bizdomain.io/domain-uid"] == uid
+    platform.wait_host_namespace(d)
+    platform.wait_domain_ready(d)
+    owners = wait_until(lambda: platform.get("rolebinding", "bizdomain.io:owners", ns), timeout=30, what="owners")
+    assert [s["name"] for s in owners["subjects"]] == [new_owner]
+    assert json.loads(host.kubectl("get", "environmentbindings", "-n", ns, "-o", "json").stdout)["items"] == []
+    for user, allowed in ((old_owner, "no"), (new_owner, "yes")):
+        can_i = ("auth", "can-i", "create", "environmentbindings.bizdomain.io", "-n", ns)
+        result = host.kubectl(*can_i, as_user=user, check=False)
+        assert result.stdout.strip() == allowed, f"{user}: {result.stdout}"
