@@ -10,12 +10,14 @@ registering it on the host. Called by :mod:`bench.run` and :mod:`bench.phases`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
 import ssl
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +30,7 @@ import yaml
 from bizdomain import names
 from bizdomain.cli import SERVICE_ACCOUNT, apply_objects, member_kubeconfig, member_objects, platform_objects
 from bizdomain.config import Settings
-from bizdomain.members import Kube, kube_from_kubeconfig
+from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
 from bizdomain.members.rest import KINDS
 from bizdomain.sync.engine import MANAGED, TENANT_KINDS
 
@@ -106,6 +108,9 @@ def install_platform(plane: BenchPlane, members: dict[str, list[str]]) -> None:
     plane.kubectl("host", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     for crd in (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER, names.PLURAL_WORKSPACE):
         plane.kubectl("host", "wait", "--for=condition=Established", f"crd/{crd}.{names.GROUP}", "--timeout=60s")
+    # Bindings are capped by a quota in each domain namespace: wait until new quotas are counted.
+    count = f"count/{names.PLURAL_BINDING}.{names.GROUP}"
+    _localcluster().wait_quota_counts(lambda *args, check=True: plane.kubectl("host", *args, check=check), count)
     plane.kubectl("host", "create", "namespace", NAMESPACE, check=False)
     plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     for member, environments in members.items():
@@ -122,15 +127,24 @@ def install_platform(plane: BenchPlane, members: dict[str, list[str]]) -> None:
 
 
 async def apply(kube: Kube, body: dict[str, Any], manager: str = BENCH_MANAGER) -> dict[str, Any]:
-    """Server-side apply of ``body`` under ``manager`` (a user's, not the operator's)."""
+    """Server-side apply of ``body`` under ``manager`` (a user's, not the operator's); tried again,
+    as GitOps would, while a new domain namespace's binding quota is not counted yet (the API
+    server refuses new bindings there until Kubernetes' quota controller has counted it)."""
     meta = body["metadata"]
-    return await kube.request(
-        "PATCH",
-        KINDS[body["kind"]].item(meta["name"], meta.get("namespace")),
-        query={"fieldManager": manager, "force": "true"},
-        body=body,
-        content_type="application/apply-patch+yaml",
-    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await kube.request(
+                "PATCH",
+                KINDS[body["kind"]].item(meta["name"], meta.get("namespace")),
+                query={"fieldManager": manager, "force": "true"},
+                body=body,
+                content_type="application/apply-patch+yaml",
+            )
+        except KubeError as exc:
+            if exc.status != 403 or "status unknown for quota" not in exc.message or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 async def floor_identity(plane: BenchPlane, name: str, concurrency: int) -> Kube:

@@ -88,6 +88,30 @@ _RESERVED_NAMES = frozenset({"logs", "etcd"})
 _PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 
 
+def wait_quota_counts(kubectl: Callable[..., str], resource: str, timeout: float = 90.0) -> float:
+    """Wait until the quota controller counts ``resource`` (e.g. ``count/widgets.example.com``),
+    and return how long that took. It learns a CRD's kinds by polling discovery every 30 s, and a
+    ResourceQuota made before that is counted only at its next full resync (5 min): until then the
+    API server refuses every create it limits ("status unknown for quota"). Made once after the
+    CRDs are installed, this probe (a quota in ``default``, deleted again) tells when new quotas
+    are counted at once. ``kubectl(*args, check=...)`` runs kubectl against the cluster (stdout)."""
+    start = time.monotonic()
+    for attempt in range(int(timeout)):
+        name = f"quota-probe-{attempt}"
+        kubectl("create", "quota", name, "-n", "default", f"--hard={resource}=1000000")
+        try:
+            for _ in range(10):
+                out = kubectl("get", "quota", name, "-n", "default", "-o", "json")
+                if resource in ((json.loads(out).get("status") or {}).get("used") or {}):
+                    return time.monotonic() - start
+                time.sleep(0.2)
+        finally:
+            kubectl("delete", "quota", name, "-n", "default", "--wait=false", check=False)
+        if time.monotonic() - start > timeout:
+            break
+    raise ControlPlaneError(f"the quota controller did not count {resource} within {timeout:.0f}s")
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane could not be brought to the requested state."""
 

@@ -57,6 +57,9 @@ class Settings(BaseModel):
     token_renew_fraction: float = Field(
         0.5, gt=0, le=1, description="A member token is renewed once this fraction of its lifetime has passed."
     )
+    max_bindings_per_domain: int = Field(
+        10, ge=0, description="EnvironmentBindings a domain may have (a host ResourceQuota in its namespace)."
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -113,6 +116,7 @@ class Settings(BaseModel):
             "DEBOUNCE_SECONDS": "debounce_seconds",
             "ALLOW_UNSAFE_KUBECONFIGS": "allow_unsafe_kubeconfigs",
             "TOKEN_RENEW_FRACTION": "token_renew_fraction",
+            "MAX_BINDINGS_PER_DOMAIN": "max_bindings_per_domain",
         }
         for var, field in scalars.items():
             if f"BIZDOMAIN_{var}" in env:

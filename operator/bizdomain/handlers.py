@@ -19,12 +19,12 @@ from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.hostclient import host_kube
 from bizdomain.members import Kube, KubeError, host_credentials, open_session
-from bizdomain.plan import domain_for_namespace
-from bizdomain.records import binding_record, domain_record, member_record
+from bizdomain.plan import domain_for_namespace, host_namespace_state
+from bizdomain.records import binding_record, domain_record, host_namespace_record, member_record
 from bizdomain.runtime import Runtime, world_from_indexes
 
 log = logging.getLogger(__name__)
-INDEXES = ("domain_index", "binding_index", "member_index")
+INDEXES = ("domain_index", "binding_index", "member_index", "host_namespace_index")
 KOPF_CONNECTIONS = 48  # kopf's watch streams (3) plus its finalizer patches during a burst of new objects
 
 
@@ -121,6 +121,14 @@ async def member_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
     return {name: member_record(body)}
 
 
+@kopf.index("v1", "namespaces")
+async def host_namespace_index(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Host namespaces named like a domain's: whether the operator made them, and for which domain."""
+    if domain_for_namespace(name, memo.settings) is None:
+        return {}
+    return {name: host_namespace_record(body)}
+
+
 _seen: dict[tuple[str, str | None, str], Any] = {}
 
 
@@ -165,6 +173,19 @@ async def on_member_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo
     runtime = _runtime(memo, kwargs)
     if _changed(names.KIND_MEMBER, body, event):
         runtime.poke(members_changed=True)
+
+
+@kopf.on.event("v1", "namespaces")
+async def on_host_namespace_event(
+    name: str, body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A domain's host namespace appeared, went or was relabelled: its trust may have changed."""
+    domain = domain_for_namespace(name, memo.settings)
+    if domain is None:
+        return
+    runtime = _runtime(memo, kwargs)
+    if _changed("Namespace", body, event):
+        runtime.poke(domain=domain)
 
 
 def _since(started: datetime.datetime) -> datetime.datetime:
@@ -239,8 +260,22 @@ async def on_domain_delete(
     _wait_for_cleanup(
         rt, domain=name, environment=None, started=started, elapsed=runtime.total_seconds(), what=f"domain {name}"
     )
+    await _delete_host_namespace(rt, name)
+
+
+async def _delete_host_namespace(rt: Runtime, domain: str) -> None:
+    """Delete the domain's host namespace, only if the operator made it for this domain (by uid)."""
+    world = rt.world()
+    record, namespace = world.domains.get(domain), rt.settings.domain_namespace(domain)
+    live = world.host_namespaces.get(namespace)
+    if record is None or live is None:
+        return
+    if not host_namespace_state(record, world, rt.settings).trusted:
+        if not live.deleting:
+            log.warning("domain %s: host namespace %s is not the operator's; left untouched", domain, namespace)
+        return
     host: Kube = rt.host
     try:
-        await host.delete("Namespace", rt.settings.domain_namespace(name))
+        await host.delete("Namespace", namespace, uid=live.uid or None)
     except KubeError as exc:
         raise kopf.TemporaryError(f"deleting the domain's host namespace failed: {exc}", delay=5) from exc

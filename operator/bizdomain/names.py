@@ -85,6 +85,11 @@ JOIN_MANAGED_BY: Final = "bizdomain-join"  # the managed-by value of what `bizdo
 OPERATOR_SERVICE_ACCOUNT: Final = "bizdomain-operator"
 OPERATOR_TOKEN_ROLE: Final = f"{GROUP}:operator-token"  # a Role: mint tokens for itself only
 OPERATOR_POLICY: Final = "bizdomain-operator-boundary"  # ValidatingAdmissionPolicy (and its binding)
+# The host ResourceQuota in each domain namespace that caps its EnvironmentBindings.
+HOST_QUOTA_NAME: Final = "bizdomain-bindings"
+BINDING_COUNT_RESOURCE: Final = f"count/{PLURAL_BINDING}.{GROUP}"
+# On a domain's host namespace: the uid of the BusinessDomain it was created for.
+LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
 
 # Condition types.
 COND_READY: Final = "Ready"
@@ -122,6 +127,8 @@ class Reason:
     CLUSTER_NOT_IN_ENVIRONMENT: Final = "ClusterNotInEnvironment"
     DEPLOYER_NOT_ALLOWED: Final = "DeployerNotAllowed"
     PLATFORM_NOT_INSTALLED: Final = "PlatformNotInstalled"
+    HOST_NAMESPACE_CONFLICT: Final = "HostNamespaceConflict"
+    SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
 
 
 def role_cluster_role(role: str) -> str:

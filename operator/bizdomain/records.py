@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from bizdomain import names
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord
+from bizdomain.plan import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,3 +87,15 @@ def binding_record(body: Mapping[str, Any]) -> BindingRecord:
 def member_record(body: Mapping[str, Any]) -> MemberRecord:
     labels = dict(_meta(body).get("labels") or {})
     return MemberRecord(labels=labels, **_common(MemberClusterSpec, body))
+
+
+def host_namespace_record(body: Mapping[str, Any]) -> HostNamespaceRecord:
+    """A host namespace as the trust check reads it (see :func:`bizdomain.plan.host_namespace_state`)."""
+    meta = _meta(body)
+    return HostNamespaceRecord(
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        labels=dict(meta.get("labels") or {}),
+        created=meta.get("creationTimestamp", ""),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )

@@ -20,7 +20,9 @@ from bizdomain import metrics, names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, host_namespace_state
+from bizdomain.plan.cluster import domain_for_namespace
+from bizdomain.plan.host import HostNamespace
 from bizdomain.status import binding_status, domain_status, member_status, now
 from bizdomain.sync import ClusterReport, TenantOutcome
 
@@ -66,9 +68,12 @@ class StatusWriter:
         pending, self._outcomes = self._outcomes, {}
         writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
+        conflicts = self._host_conflicts(world)
         for i, binding in enumerate(world.bindings.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
+            if domain_for_namespace(binding.namespace, self.settings) in conflicts:
+                continue  # not the operator's namespace: nothing is written into it, not even status
             status = binding_status(binding, world, reports, self.settings)
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
@@ -84,7 +89,14 @@ class StatusWriter:
         for i, domain in enumerate(world.domains.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
-            dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings)
+            conflict = conflicts.get(domain.name)
+            dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings, host_conflict=conflict)
+            seen = ("", domain.name, "host-namespace")
+            if conflict is None:
+                self._events_seen.pop(seen, None)
+            elif self._events_seen.get(seen) != conflict:
+                self._events_seen[seen] = conflict
+                writes.append(partial(self.event, domain, "Warning", names.Reason.HOST_NAMESPACE_CONFLICT, conflict))
             ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
             writes.append(partial(self._write, names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
         for label, count in ready.items():
@@ -100,6 +112,15 @@ class StatusWriter:
                 type_ = "Normal" if cond.status == "True" else "Warning"
                 writes.append(partial(self.event, member, type_, cond.reason, cond.message))
         await each(writes, lambda job: job(), self.settings.member_concurrency)
+
+    def _host_conflicts(self, world: World) -> dict[str, str]:
+        """Domains whose host namespace someone else made: why, by domain name."""
+        out: dict[str, str] = {}
+        for domain in world.domains.values():
+            verdict = host_namespace_state(domain, world, self.settings)
+            if verdict.state is HostNamespace.CONFLICT:
+                out[domain.name] = verdict.message
+        return out
 
     async def _write(
         self, kind: str, name: str, namespace: str | None, old: Mapping[str, Any], new: dict[str, Any]

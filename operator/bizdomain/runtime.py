@@ -26,6 +26,7 @@ from bizdomain import metrics, names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
 from bizdomain.plan import MemberRecord, World, desired_host, plan_cluster
+from bizdomain.plan.host import quarantine
 from bizdomain.reporting import StatusWriter
 from bizdomain.sync import ClusterReport, sync_cluster
 from bizdomain.sync.host import sync_host
@@ -65,6 +66,7 @@ def world_from_indexes(indexes: Mapping[str, Any]) -> World:
         domains=first(indexes["domain_index"]),
         bindings=first(indexes["binding_index"]),
         members=first(indexes["member_index"]),
+        host_namespaces=first(indexes["host_namespace_index"]) if "host_namespace_index" in indexes else {},
     )
 
 
@@ -109,7 +111,8 @@ class Runtime:
         ]
 
     def world(self) -> World:
-        return self._world() if self._world else World()
+        """What the host holds now; bindings in a host namespace the operator did not make are frozen."""
+        return quarantine(self._world(), self.settings) if self._world else World()
 
     def poke(self, *, domain: str | None = None, members_changed: bool = False) -> None:
         """Something on the host changed: every worker syncs soon (only ``domain``, when given)."""
@@ -370,7 +373,7 @@ class Runtime:
             self._host_wake.clear()
             world = self.world()
             try:
-                await sync_host(self.host, desired_host(world, self.settings), set(world.domains))
+                await sync_host(self.host, desired_host(world, self.settings))
             except KubeError as exc:
                 log.warning("host: syncing domain namespaces failed: %s", exc)
             except Exception:

@@ -195,8 +195,13 @@ def domain_status(
     domain: DomainRecord,
     bindings: list[tuple[BindingRecord, EnvironmentBindingStatus]],
     settings: Settings,
+    *,
+    host_conflict: str | None = None,
 ) -> BusinessDomainStatus:
-    """A domain's status: its environments (from its bindings' statuses) and a summary for kubectl."""
+    """A domain's status: its environments (from its bindings' statuses) and a summary for kubectl.
+
+    ``host_conflict`` says why its host namespace is not the operator's (then nothing is acted on).
+    """
     previous = list(domain.status.get("conditions") or [])
     status = BusinessDomainStatus(
         observed_generation=domain.generation, host_namespace=settings.domain_namespace(domain.name)
@@ -213,7 +218,9 @@ def domain_status(
     status.summary = DomainSummary(
         environments=",".join(e.environment for e in status.environments), clusters=f"{ready}/{total}"
     )
-    if domain.spec is None:
+    if host_conflict is not None:
+        verdict = Verdict(False, False, True, names.Reason.HOST_NAMESPACE_CONFLICT, host_conflict)
+    elif domain.spec is None:
         verdict = Verdict(False, False, True, names.Reason.INVALID_SPEC, domain.error or "invalid spec")
     else:
         not_ready = [e for e in status.environments if not e.ready]

@@ -22,8 +22,9 @@ CLUSTER_RULES: list[Rule] = [
     (("bizdomain.io",), ("businessdomains", "environmentbindings", "memberclusters"), (), ("list", "watch", "patch")),
     (("bizdomain.io",), ("businessdomains/status", "environmentbindings/status", "memberclusters/status"), (),
      ("patch",)),
-    (("",), ("namespaces",), (), ("list", "create", "patch", "delete")),
+    (("",), ("namespaces",), (), ("list", "watch", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("rolebindings",), (), ("list", "create", "patch", "delete")),
+    (("",), ("resourcequotas",), (), ("list", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("clusterroles",), (DOMAIN_OWNER_ROLE,), ("bind",)),
     (("",), ("events",), (), ("create",)),
 ]  # fmt: skip
@@ -181,6 +182,7 @@ def test_values_reach_the_operator_settings() -> None:
         "allowedClusterRoles={view,edit}",
         "protectedNamespaces={default,platform}",
         "protectedEnvironments={prod,staging}",
+        "maxBindingsPerDomain=3",
         "logLevel=debug",
         "allowUnsafeKubeconfigs=true",
         "tokenRenewal.renewFraction=0.66",
@@ -195,6 +197,7 @@ def test_values_reach_the_operator_settings() -> None:
     assert settings.protected_environments == ("prod", "staging")
     assert settings.allow_unsafe_kubeconfigs
     assert settings.token_renew_fraction == 0.66
+    assert settings.max_bindings_per_domain == 3
     assert "--verbose" in container(objects)["args"]
     defaults = Settings.from_env({k: v for k, v in env_of(render()).items() if isinstance(v, str)})
     assert defaults.relist_seconds == Settings().relist_seconds
@@ -203,6 +206,7 @@ def test_values_reach_the_operator_settings() -> None:
     assert defaults.protected_environments == Settings().protected_environments
     assert defaults.allow_unsafe_kubeconfigs is Settings().allow_unsafe_kubeconfigs is False
     assert defaults.token_renew_fraction == Settings().token_renew_fraction
+    assert defaults.max_bindings_per_domain == Settings().max_bindings_per_domain
 
 
 def test_cluster_admin_cannot_be_allow_listed() -> None:

@@ -76,7 +76,16 @@ CASES = [
     Case("user-system-admin", lambda d: [D(d, owners=[{"kind": "User", "name": "system:admin"}])],
          refused="system: identity"),
     Case("group-system-masters", lambda d: [D(d, owners=[{"kind": "Group", "name": "system:masters"}])],
-         refused="whole class of identities"),
+         refused="may not name a system: group"),
+    Case("group-system-scoped", lambda d: [D(d, owners=[{"kind": "Group", "name": "system:serviceaccounts:ci"}])],
+         refused="may not name a system: group"),
+    Case("member-system-group", lambda d: [D(d, departments=[{"name": "ops", "members": [
+         {"kind": "Group", "name": "system:monitoring"}]}])], refused="may not name a system: group"),
+    Case("owner-sa-kube-system", lambda d: [D(d, owners=[
+         {"kind": "ServiceAccount", "name": "default", "namespace": "kube-system"}])], refused="kube-* namespace"),
+    Case("member-sa-operator-namespace", lambda d: [D(d, departments=[{"name": "ops", "members": [
+         {"kind": "ServiceAccount", "name": "bizdomain", "namespace": "bizdomain-system"}]}])],
+         refused="the operator's namespace (bizdomain-system)"),
     Case("quota-negative", lambda d: [D(d, quota={"cpu": "-1"})], refused="non-negative Kubernetes quantity"),
     Case("quota-negative-int", lambda d: [D(d, quota={"pods": -5})], refused="non-negative Kubernetes quantity"),
     Case("quota-malformed", lambda d: [D(d, quota={"cpu": "4 cores"})], refused="non-negative Kubernetes quantity"),
@@ -116,6 +125,16 @@ CASES = [
          refused="Duplicate value", setup=lambda d: [D(d)]),
     Case("deployer-kind-robot", lambda d: [B(d, deployers=[ROBOT])], refused='Unsupported value: "Robot"',
          setup=lambda d: [D(d)]),
+    Case("deployer-sa-kube-system", lambda d: [B(d, deployers=[
+         {"kind": "ServiceAccount", "name": "namespace-controller", "namespace": "kube-system"}])],
+         refused="kube-* namespace", setup=lambda d: [D(d)]),
+    Case("deployer-sa-operator-namespace", lambda d: [B(d, deployers=[
+         {"kind": "ServiceAccount", "name": "bizdomain", "namespace": "bizdomain-system"}])],
+         refused="the operator's namespace (bizdomain-system)", setup=lambda d: [D(d)]),
+    Case("deployer-system-group", lambda d: [B(d, deployers=[{"kind": "Group", "name": "system:serviceaccounts"}])],
+         refused="may not name a system: group", setup=lambda d: [D(d)]),
+    Case("deployer-system-user", lambda d: [B(d, deployers=[{"kind": "User", "name": "system:kube-scheduler"}])],
+         refused="may not name a system: identity", setup=lambda d: [D(d)]),
     Case("environment-changed", lambda d: [with_spec(B(d, "dev"), environment="prod")],
          refused="environment is immutable", setup=lambda d: [D(d), B(d)]),
     # --- MemberCluster, refused at admission

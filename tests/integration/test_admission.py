@@ -134,14 +134,51 @@ BAD = [
     Bad(
         "group-system-masters",
         lambda n, ns: domain(n, owners=[{"kind": "Group", "name": "system:masters"}]),
-        "that group is a whole class of identities",
+        "a Group subject may not name a system: group",
     ),
     Bad(
         "department-member-system-authenticated",
         lambda n, ns: domain(
             n, departments=[{"name": "all", "members": [{"kind": "Group", "name": "system:authenticated"}]}]
         ),
-        "that group is a whole class of identities",
+        "a Group subject may not name a system: group",
+    ),
+    # Every system: group, not only the ones that name a whole class of identities.
+    *[
+        Bad(
+            f"owner-group-{group.replace(':', '-')}",
+            lambda n, ns, g=group: domain(n, owners=[OWNER, {"kind": "Group", "name": g}]),
+            "may not name a system: group",
+        )
+        for group in ("system:serviceaccounts:ci", "system:monitoring", "system:bootstrappers:kubeadm:node-token")
+    ],
+    Bad(
+        "department-member-system-group",
+        lambda n, ns: domain(
+            n, departments=[{"name": "ops", "members": [{"kind": "Group", "name": "system:serviceaccounts:kube-x"}]}]
+        ),
+        "may not name a system: group",
+    ),
+    Bad(
+        "department-member-system-user",
+        lambda n, ns: domain(
+            n, departments=[{"name": "ops", "members": [{"kind": "User", "name": "system:kube-controller-manager"}]}]
+        ),
+        "a User subject may not name a system: identity",
+    ),
+    # ServiceAccounts of the cluster's own namespaces, or of the operator's.
+    *[
+        Bad(
+            f"owner-service-account-in-{namespace}",
+            lambda n, ns, where=namespace: domain(n, owners=[OWNER, sa("default", where)]),
+            "may not be in a kube-* namespace or the operator's namespace (bizdomain-system)",
+        )
+        for namespace in ("kube-system", "kube-public", "kube-node-lease", "kube-flannel", "bizdomain-system")
+    ],
+    Bad(
+        "department-member-service-account-in-kube-system",
+        lambda n, ns: domain(n, departments=[{"name": "ops", "members": [sa("replicaset-controller", "kube-system")]}]),
+        "may not be in a kube-* namespace",
     ),
     Bad("quota-negative", lambda n, ns: domain(n, quota={"cpu": -1}), "must be a non-negative Kubernetes quantity"),
     Bad(
@@ -235,6 +272,26 @@ BAD = [
         "deployer-service-account-without-namespace",
         lambda n, ns: binding(ns, deployers=[sa("deployer")]),
         "namespace is required for a ServiceAccount",
+    ),
+    Bad(
+        "deployer-service-account-in-kube-system",
+        lambda n, ns: binding(ns, deployers=[sa("deployer", "ci"), sa("generic-garbage-collector", "kube-system")]),
+        "may not be in a kube-* namespace or the operator's namespace",
+    ),
+    Bad(
+        "deployer-service-account-in-operator-namespace",
+        lambda n, ns: binding(ns, deployers=[sa("bizdomain", "bizdomain-system")]),
+        "the operator's namespace (bizdomain-system)",
+    ),
+    Bad(
+        "deployer-system-group",
+        lambda n, ns: binding(ns, deployers=[{"kind": "Group", "name": "system:serviceaccounts"}]),
+        "may not name a system: group",
+    ),
+    Bad(
+        "deployer-system-user",
+        lambda n, ns: binding(ns, deployers=[{"kind": "User", "name": "system:serviceaccount:kube-system:default"}]),
+        "a User subject may not name a system: identity",
     ),
     Bad(
         "binding-quota-malformed",
@@ -393,9 +450,10 @@ def holds(want: Any, have: Any) -> bool:
         ),
         pytest.param(
             lambda n, ns: domain(
-                n, owners=[sa("gitops", "flux-system"), {"kind": "Group", "name": "system:serviceaccounts:ci"}]
+                n,
+                owners=[sa("gitops", "flux-system"), sa("kube-deployer", "kubeflow"), {"kind": "Group", "name": "ops"}],
             ),
-            id="service-account-and-scoped-system-group",
+            id="service-accounts-outside-kube-namespaces-and-a-group",
         ),
         pytest.param(
             lambda n, ns: binding(

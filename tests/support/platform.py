@@ -15,18 +15,22 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from support.controlplane import ClusterHandle, ControlPlaneHandle
+from support.controlplane import ClusterHandle, ControlPlaneHandle, KubectlError, localcluster
 from support.poll import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "bizdomain-system"
 MEMBERS = ("dev", "prod")
+HOST_QUOTA = "bizdomain-bindings"
+QUOTA_NOT_COUNTED = "status unknown for quota"
+BINDING_COUNT = "count/environmentbindings.bizdomain.io"
 
 
 def free_port() -> int:
@@ -101,8 +105,18 @@ class Platform:
         return self.plane[name]
 
     def apply(self, *docs: dict[str, Any], cluster: str = "host") -> None:
+        """`kubectl apply`, tried again (as GitOps would) while a new domain namespace's binding quota
+        is not counted yet: the API server refuses new bindings there until the quota controller did."""
         text = "\n---\n".join(yaml.safe_dump(d, allow_unicode=True) for d in docs)
-        self.plane[cluster].kubectl("apply", "-f", "-", input=text)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.plane[cluster].kubectl("apply", "-f", "-", input=text)
+                return
+            except KubectlError as exc:
+                if QUOTA_NOT_COUNTED not in exc.stderr or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
 
     def get(self, kind: str, name: str, namespace: str | None = None, cluster: str = "host") -> dict[str, Any] | None:
         args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
@@ -167,10 +181,20 @@ class Platform:
         """The binding once its Ready condition (for the current generation) has ``reason``."""
         return self.wait_ready_condition("environmentbinding", env, f"domain-{domain}", timeout=timeout, reason=reason)
 
-    def wait_host_namespace(self, domain: str, timeout: float = 30) -> None:
+    def wait_host_namespace(self, domain: str, timeout: float = 60) -> None:
+        """Until the operator made the domain's host namespace, and its binding quota is counted:
+        until Kubernetes' quota controller has counted it, the API server refuses every new binding
+        there ("status unknown for quota"); right after the CRDs were installed, the controller
+        takes up to 30 s to learn the kind at all."""
         wait_until(
             lambda: self.get("namespace", f"domain-{domain}"), timeout=timeout, what=f"host namespace of {domain}"
         )
+
+        def counted() -> bool:
+            quota = self.get("resourcequota", HOST_QUOTA, f"domain-{domain}") or {}
+            return BINDING_COUNT in ((quota.get("status") or {}).get("used") or {})
+
+        wait_until(counted, timeout=timeout, interval=0.25, what=f"the binding quota of {domain} counted")
 
 
 def install_platform(plane: ControlPlaneHandle) -> None:
@@ -179,6 +203,8 @@ def install_platform(plane: ControlPlaneHandle) -> None:
     host.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     for crd in ("businessdomains", "environmentbindings", "memberclusters", "workspaces"):
         host.kubectl("wait", "--for=condition=Established", f"crd/{crd}.bizdomain.io", "--timeout=60s")
+    # Bindings are capped by a quota in each domain namespace: wait until new quotas are counted.
+    localcluster.wait_quota_counts(lambda *args, check=True: host.kubectl(*args, check=check).stdout, BINDING_COUNT)
     host.kubectl("create", "namespace", NAMESPACE, check=False)
     host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     for name in MEMBERS:

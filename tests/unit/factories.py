@@ -15,7 +15,7 @@ import yaml
 
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
 from bizdomain.config import Settings
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World
+from bizdomain.plan import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord, World
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -114,13 +114,34 @@ def member(
     return MemberRecord(name=name, spec=spec, labels=dict(labels or {}), deleting=deleting)
 
 
+def host_namespace(domain: DomainRecord, **fields: Any) -> HostNamespaceRecord:
+    """The host namespace the operator made for ``domain`` (trusted), with ``fields`` laid over it."""
+    record = HostNamespaceRecord(
+        name=SETTINGS.domain_namespace(domain.name),
+        uid=f"ns-uid-{domain.name}",
+        labels={
+            "app.kubernetes.io/managed-by": "bizdomain",
+            "bizdomain.io/component": "host",
+            "bizdomain.io/domain": domain.name,
+            "bizdomain.io/domain-uid": domain.uid,
+        },
+        created=domain.created,
+    )
+    return HostNamespaceRecord(**{**record.__dict__, **fields})
+
+
 def world(
     domains: Sequence[DomainRecord] = (),
     bindings: Sequence[BindingRecord] = (),
     members: Sequence[MemberRecord] = (),
+    host_namespaces: Sequence[HostNamespaceRecord] | None = None,
 ) -> World:
+    """A World; by default every domain's host namespace is there and the operator's (trusted)."""
+    if host_namespaces is None:
+        host_namespaces = [host_namespace(d) for d in domains]
     return World(
         domains={d.name: d for d in domains},
         bindings={b.key: b for b in bindings},
         members={m.name: m for m in members},
+        host_namespaces={n.name: n for n in host_namespaces},
     )

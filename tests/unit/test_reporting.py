@@ -9,6 +9,7 @@ import pytest
 
 from bizdomain.members import Kube, KubeError
 from bizdomain.reporting import PROGRESS_SECONDS, REFUSED_SECONDS, StatusWriter
+from unit import factories
 from unit.factories import SETTINGS
 
 
@@ -103,3 +104,37 @@ def test_a_refused_kind_waits_before_it_is_tried_again(monkeypatch: pytest.Monke
 
     asyncio.run(rounds())
     assert [b["metadata"]["name"] for b in host.applied] == ["a", "b"]
+
+
+class _EventRecorder(_Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[tuple[str, dict[str, Any]]] = []
+
+    async def request(self, method: str, path: str, *, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.posted.append((path, body))
+        return body
+
+
+def test_a_conflicting_host_namespace_gets_no_write_and_its_domain_says_so_once() -> None:
+    payments, billing = factories.domain("payments"), factories.domain("billing")
+    world = factories.world(
+        [payments, billing],
+        [factories.binding("dev", domain="payments"), factories.binding("dev", domain="billing")],
+        host_namespaces=[factories.host_namespace(payments, labels={}), factories.host_namespace(billing)],
+    )
+    recorder = _EventRecorder()
+    writer = StatusWriter(SETTINGS, cast(Kube, recorder))
+
+    asyncio.run(writer.write(world, {}, {}))
+    asyncio.run(writer.write(world, {}, {}))
+
+    written = {(b["kind"], b["metadata"].get("namespace"), b["metadata"]["name"]) for b in recorder.applied}
+    assert ("EnvironmentBinding", "domain-payments", "dev") not in written, "nothing written into that namespace"
+    assert ("EnvironmentBinding", "domain-billing", "dev") in written
+    domain = next(b for b in recorder.applied if b["metadata"]["name"] == "payments")
+    assert domain["status"]["conditions"][0]["reason"] == "HostNamespaceConflict"
+    events = [body for path, body in recorder.posted if body["reason"] == "HostNamespaceConflict"]
+    assert len(events) == 1, "one Event per conflict, not one per round"
+    assert events[0]["involvedObject"]["name"] == "payments"
+    assert all("domain-payments" not in path for path, _ in recorder.posted), "no Event in that namespace"

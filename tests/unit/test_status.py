@@ -375,3 +375,11 @@ def test_same_status() -> None:
     assert same_status({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}, old)
     assert not same_status({"observedGeneration": 2}, old)
     assert not same_status({"conditions": []}, old)
+
+
+def test_a_host_namespace_conflict_makes_the_domain_unready_and_says_why() -> None:
+    message = "host namespace 'domain-payments' already exists and was not created by bizdomain for this ..."
+    status = domain_status(factories.domain(), [], SETTINGS, host_conflict=message)
+    ready, reconciling, degraded = status.conditions
+    assert (ready.status, ready.reason, ready.message) == ("False", names.Reason.HOST_NAMESPACE_CONFLICT, message)
+    assert (reconciling.status, degraded.status, degraded.reason) == ("False", "True", "HostNamespaceConflict")

@@ -24,8 +24,22 @@ class _NoServer:
     cluster = "dev"
 
 
+# The namespace the quotas below live in: the pay tenant's (released here, so it is no managed object itself).
+PAY_NAMESPACE = {
+    "kind": "Namespace",
+    "metadata": {
+        "name": "pay",
+        "uid": "ns-1",
+        "resourceVersion": "1",
+        "labels": {"bizdomain.io/domain": "pay", "bizdomain.io/environment": "dev", "bizdomain.io/released": "true"},
+    },
+}
+
+
 def _view(drifted: list[str] | None = None) -> MemberView:
-    return MemberView(cast(Kube, _NoServer()), drift=drifted.append if drifted is not None else None, watch=False)
+    view = MemberView(cast(Kube, _NoServer()), drift=drifted.append if drifted is not None else None, watch=False)
+    view.seen(copy.deepcopy(PAY_NAMESPACE))
+    return view
 
 
 def _quota(pods: str = "10") -> Desired:
@@ -142,3 +156,29 @@ def test_the_watch_echo_of_an_applied_object_is_not_judged_twice() -> None:
     view._event("MODIFIED", copy.deepcopy(answer))  # the same write, seen again through the watch
     assert view.managed()[desired.key] is entry
     assert drifted == []
+
+
+def test_an_object_claiming_another_tenant_than_its_namespace_is_nobodys() -> None:
+    """A member admin of pay can create (or relabel) a RoleBinding in pay's namespace that claims
+    another domain: it is not that domain's to prune or report on, nor pay's (pay did not make it)."""
+    drifted: list[str] = []
+    view = _view(drifted)
+    forged = build("RoleBinding", "x", "pay", tenant_labels("dispatch", "prod"), {"subjects": []})
+    ours = _quota()
+    view.expect([ours], replace=True)
+    view.seen(_live(ours, "5"))
+    view.seen({**forged.body, "metadata": {**forged.body["metadata"], "uid": "u-9", "resourceVersion": "6"}})
+    assert set(view.managed()) == {ours.key}
+    assert view.managed(frozenset({"dispatch"})) == {}
+    # ours relabelled by hand to claim dispatch: pay's drift (its namespace's), not dispatch's
+    relabelled = _live(ours, "7")
+    relabelled["metadata"]["labels"] = tenant_labels("dispatch", "prod")
+    view._event("MODIFIED", relabelled)
+    assert drifted == ["pay"]
+    assert ours.key not in view.managed(), "re-applied as missing, never pruned as dispatch's"
+
+
+def test_an_object_in_a_namespace_the_view_does_not_know_is_not_managed() -> None:
+    view = MemberView(cast(Kube, _NoServer()), watch=False)
+    view.seen(_live(_quota(), "5"))
+    assert view.managed() == {}

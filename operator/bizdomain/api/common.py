@@ -111,21 +111,45 @@ DnsLabel = Annotated[str, Field(pattern=DNS_LABEL, min_length=1, max_length=63)]
 DeletionPolicy = Literal["Retain", "Delete"]
 
 
-# Groups that stand for a whole class of identities: never a tenant subject.
-CLASS_GROUPS = (
-    "system:masters",
-    "system:authenticated",
-    "system:unauthenticated",
-    "system:serviceaccounts",
-    "system:nodes",
-)
+# The operator's namespace unless the platform names another (config.Settings.namespace); CEL can
+# only know this one, so plan.subjects checks a configured one again.
+DEFAULT_OPERATOR_NAMESPACE = "bizdomain-system"
 _SUBJECT_NAMESPACE = "namespace is required for a ServiceAccount and not allowed for a User or Group"
-_SUBJECT_SYSTEM_USER = "a User subject may not name a system: identity"
-_SUBJECT_CLASS_GROUP = "that group is a whole class of identities and may not be granted tenant access"
+_SUBJECT_SYSTEM_USER = "a User subject may not name a system: identity (those are Kubernetes' own users)"
+_SUBJECT_SYSTEM_GROUP = (
+    "a Group subject may not name a system: group (Kubernetes' own groups stand for whole classes of identities)"
+)
+
+
+def _system_sa(operator_namespace: str) -> str:
+    return (
+        "a ServiceAccount subject may not be in a kube-* namespace or the operator's namespace "
+        f"({operator_namespace}): those are the cluster's and the operator's own identities"
+    )
+
+
+def subject_refusal(
+    kind: str, name: str, namespace: str | None, operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
+) -> str | None:
+    """Why a subject may never be granted tenant access (None if it may): the one rule behind the
+    CEL rules of :class:`Subject`, its validator, and :func:`bizdomain.plan.subjects.subject_problems`."""
+    if (kind == "ServiceAccount") != (namespace is not None):
+        return _SUBJECT_NAMESPACE
+    if kind == "User" and name.startswith("system:"):
+        return _SUBJECT_SYSTEM_USER
+    if kind == "Group" and name.startswith("system:"):
+        return _SUBJECT_SYSTEM_GROUP
+    if namespace is not None and (namespace.startswith("kube-") or namespace == operator_namespace):
+        return _system_sa(operator_namespace)
+    return None
 
 
 class Subject(ApiModel):
-    """Who gets access: a user, a group, or a service account (which needs its namespace)."""
+    """Who gets access: a user, a group, or a service account (which needs its namespace).
+
+    Never a ``system:`` user or group, nor a ServiceAccount of a ``kube-*`` namespace or of the
+    operator's namespace: refused at admission (CEL) and again whenever a spec is parsed.
+    """
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -134,9 +158,11 @@ class Subject(ApiModel):
                 _SUBJECT_NAMESPACE,
             ),
             rule("self.kind != 'User' || !self.name.startsWith('system:')", _SUBJECT_SYSTEM_USER),
+            rule("self.kind != 'Group' || !self.name.startsWith('system:')", _SUBJECT_SYSTEM_GROUP),
             rule(
-                "self.kind != 'Group' || !(self.name in [" + ", ".join(f"'{g}'" for g in CLASS_GROUPS) + "])",
-                _SUBJECT_CLASS_GROUP,
+                "self.kind != 'ServiceAccount' || !has(self.__namespace__) || "
+                f"!(self.__namespace__.startsWith('kube-') || self.__namespace__ == '{DEFAULT_OPERATOR_NAMESPACE}')",
+                _system_sa(DEFAULT_OPERATOR_NAMESPACE),
             ),
         )
     )
@@ -149,12 +175,9 @@ class Subject(ApiModel):
     def _admission_rules(self) -> Subject:
         """The CEL rules above, enforced again wherever a spec is parsed (a spec stored before a
         rule existed, or a schema installed without it, must not grant what admission refuses)."""
-        if (self.kind == "ServiceAccount") != (self.namespace is not None):
-            raise ValueError(_SUBJECT_NAMESPACE)
-        if self.kind == "User" and self.name.startswith("system:"):
-            raise ValueError(_SUBJECT_SYSTEM_USER)
-        if self.kind == "Group" and self.name in CLASS_GROUPS:
-            raise ValueError(_SUBJECT_CLASS_GROUP)
+        refusal = subject_refusal(self.kind, self.name, self.namespace)
+        if refusal is not None:
+            raise ValueError(refusal)
         return self
 
     def to_rbac(self) -> dict[str, str]:

@@ -13,9 +13,10 @@ from bizdomain.plan.cluster import (
     unknown_clusters,
 )
 from bizdomain.plan.compare import needs_apply
-from bizdomain.plan.host import desired_host
-from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
+from bizdomain.plan.host import HostPlan, desired_host, domain_trusted, host_namespace_state
+from bizdomain.plan.inputs import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired, tenant_labels
+from bizdomain.plan.subjects import subject_problems
 from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant, workspace_name
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "ClusterPlan",
     "Desired",
     "DomainRecord",
+    "HostNamespaceRecord",
+    "HostPlan",
     "MemberRecord",
     "Problem",
     "TenantPlan",
@@ -32,9 +35,12 @@ __all__ = [
     "desired_host",
     "desired_tenant",
     "domain_for_namespace",
+    "domain_trusted",
+    "host_namespace_state",
     "needs_apply",
     "plan_cluster",
     "selects",
+    "subject_problems",
     "tenant_labels",
     "unknown_clusters",
     "workspace_name",

@@ -64,9 +64,23 @@ class MemberRecord:
 
 
 @dataclass(frozen=True)
+class HostNamespaceRecord:
+    """A namespace on the host that may be a domain's (``domain-<name>``): who made it, for whom."""
+
+    name: str
+    uid: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
 class World:
     """Everything the operator knows about the host, at one instant."""
 
     domains: dict[str, DomainRecord] = field(default_factory=dict)
     bindings: dict[tuple[str, str], BindingRecord] = field(default_factory=dict)
     members: dict[str, MemberRecord] = field(default_factory=dict)
+    # Host namespaces named like a domain's (see plan.host.host_namespace_state): trust is positive,
+    # a domain whose namespace is not here, or not the operator's for its uid, is not acted on.
+    host_namespaces: dict[str, HostNamespaceRecord] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from bizdomain.api.common import DNS_LABEL, Limits, Subject
 from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord
 from bizdomain.plan.objects import Desired, build, tenant_labels
+from bizdomain.plan.subjects import allowed_subjects, subject_problems
 
 MAX_NAME = 63
 _DNS_LABEL = re.compile(DNS_LABEL)
@@ -119,6 +120,9 @@ def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -
                     f"in the platform's pipeline namespaces ({where})",
                 )
             )
+    granted = [m for e in binding.spec.access if (d := domain.spec.department(e.department)) for m in d.members]
+    for message in subject_problems([*binding.spec.deployers, *granted], settings):
+        problems.append(Problem(names.Reason.SUBJECT_NOT_ALLOWED, f"{message}: it is never granted access"))
     for entry in binding.spec.access:
         if domain.spec.department(entry.department) is None:
             known = ", ".join(d.name for d in domain.spec.departments) or "none"
@@ -213,7 +217,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
         plan.frozen = True
     access = [e for e in bspec.access if grantable(e, domain, settings)]
     deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
-    plan.grants = _grants(domain, access, deployers)
+    plan.grants = _grants(domain, access, deployers, settings)
 
     labels = tenant_labels(domain.name, environment)
     quota = {**(spec.quota or {}), **(bspec.quota or {})}
@@ -258,17 +262,19 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
 
 
 def _grants(
-    domain: DomainRecord, access: list[AccessEntry], deployers: list[Subject]
+    domain: DomainRecord, access: list[AccessEntry], deployers: list[Subject], settings: Settings
 ) -> dict[str, tuple[str, list[dict[str, str]]]]:
     """Every RoleBinding a tenant namespace gets: name -> (ClusterRole, subjects)."""
     assert domain.spec is not None
     out = {}
     for entry in access:
         department = domain.spec.department(entry.department)
-        if department is None or not department.members:
+        members = allowed_subjects(department.members, settings) if department else []
+        if not members:
             continue
         name = f"{names.DEPARTMENT_BINDING_PREFIX}{entry.department}:{entry.role}"
-        out[name] = (names.role_cluster_role(entry.role), [s.to_rbac() for s in department.members])
+        out[name] = (names.role_cluster_role(entry.role), [s.to_rbac() for s in members])
+    deployers = allowed_subjects(deployers, settings)
     if deployers:
         out[names.DEPLOYERS_BINDING] = (names.role_cluster_role("deployer"), [s.to_rbac() for s in deployers])
     return out

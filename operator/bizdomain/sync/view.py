@@ -29,6 +29,7 @@ from bizdomain import names
 from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
+from bizdomain.plan.attribution import drift_domain, namespaced_tenant_ok
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ class MemberView:
         return {key[2]: obj for key, obj in self._objects["Namespace"].items()}
 
     def managed(self, domains: frozenset[str] | None = None) -> dict[Key, JSON]:
-        """Every object carrying our managed-by label (only ``domains``' when given)."""
+        """Every object carrying our managed-by label (only ``domains``' when given), except a
+        tenant object whose namespace belongs to another tenant than its labels claim: someone
+        else made or relabelled it (see :mod:`bizdomain.plan.attribution`)."""
         out: dict[Key, JSON] = {}
         for objects in self._objects.values():
             for key, obj in objects.items():
@@ -115,8 +118,17 @@ class MemberView:
                     continue
                 if domains is not None and labels.get(names.LABEL_DOMAIN) not in domains:
                     continue
+                if key[1] is not None and not namespaced_tenant_ok(labels, self._namespace_labels(key[1])):
+                    continue
                 out[key] = obj
         return out
+
+    def _namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        entry = self._objects["Namespace"].get(("Namespace", None, namespace))
+        if entry is None:
+            return None
+        labels: dict[str, str] = entry["metadata"].get("labels") or {}
+        return labels
 
     def check(self) -> None:
         """Raise the reason the view cannot be trusted, if any."""
@@ -246,7 +258,9 @@ class MemberView:
                 self._drifted(obj)
 
     def _drifted(self, obj: JSON) -> None:
-        domain = (obj["metadata"].get("labels") or {}).get(names.LABEL_DOMAIN)
+        namespace = obj["metadata"].get("namespace")
+        namespace_labels = self._namespace_labels(namespace) if namespace else None
+        domain = drift_domain(obj["metadata"].get("labels") or {}, namespace_labels)
         if domain and self._drift is not None:
             self._drift(domain)
 

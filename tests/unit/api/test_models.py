@@ -235,14 +235,26 @@ def test_no_projects_means_one_named_after_the_domain() -> None:
             id="system-serviceaccount-user",
         ),
         *[
-            pytest.param({"kind": "Group", "name": group}, "whole class of identities", id=f"group-{group}")
+            pytest.param({"kind": "Group", "name": group}, "may not name a system: group", id=f"group-{group}")
             for group in (
                 "system:masters",
                 "system:authenticated",
                 "system:unauthenticated",
                 "system:serviceaccounts",
                 "system:nodes",
+                "system:serviceaccounts:ci",
+                "system:serviceaccounts:kube-system",
+                "system:monitoring",
+                "system:bootstrappers:kubeadm:default-node-token",
             )
+        ],
+        *[
+            pytest.param(
+                {"kind": "ServiceAccount", "name": "default", "namespace": namespace},
+                "may not be in a kube-\\* namespace or the operator's namespace",
+                id=f"service-account-in-{namespace}",
+            )
+            for namespace in ("kube-system", "kube-public", "kube-node-lease", "kube-anything", "bizdomain-system")
         ],
     ],
 )
@@ -256,8 +268,11 @@ def test_subject_rules(subject: dict[str, str], error: str) -> None:
     [
         {"kind": "User", "name": "alice@example.com"},
         {"kind": "Group", "name": "payments-backend"},
-        {"kind": "Group", "name": "system:serviceaccounts:ci"},
+        {"kind": "Group", "name": "systems:team"},
+        {"kind": "User", "name": "bob-system:x"},
         {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
+        {"kind": "ServiceAccount", "name": "kube-deployer", "namespace": "kubeflow"},
+        {"kind": "ServiceAccount", "name": "system:x", "namespace": "ci"},
     ],
     ids=lambda s: f"{s['kind']}-{s['name']}",
 )

@@ -538,3 +538,16 @@ def test_property_every_object_is_labelled_and_every_namespace_is_a_dns_label(
     assert len(keys) == len(set(keys))
     if plan.frozen:
         assert plan.problems
+
+
+def test_a_configured_operator_namespace_is_never_granted_and_freezes_the_binding() -> None:
+    from bizdomain.config import Settings
+
+    settings = Settings(namespace="platform-ops", deployer_namespaces=("ci", "platform-ops"))
+    spec = factories.binding_spec_dict(
+        deployers=[{"kind": "ServiceAccount", "name": "op", "namespace": "platform-ops"}]
+    )
+    plan = desired_tenant(factories.domain(), factories.binding("dev", spec), settings)
+    assert plan.frozen
+    assert names.Reason.SUBJECT_NOT_ALLOWED in reasons(plan)
+    assert names.DEPLOYERS_BINDING not in plan.grants
