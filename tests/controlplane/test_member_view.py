@@ -18,10 +18,11 @@ from collections.abc import Callable
 import pytest
 
 from bizdomain.config import Settings
+from bizdomain.decide import in_sync
 from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
 from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.plan.roles import desired_workspace_crd
-from bizdomain.sync.view import MemberView, in_sync
+from bizdomain.sync.view import MemberView
 from support import Cleanup, ClusterHandle, ControlPlaneHandle
 
 pytestmark = [pytest.mark.cluster]
