@@ -186,6 +186,8 @@ def test_values_reach_the_operator_settings() -> None:
         "logLevel=debug",
         "allowUnsafeKubeconfigs=true",
         "tokenRenewal.renewFraction=0.66",
+        "podSecurity=baseline\\,prod=restricted",
+        "deployerNamespaces={ci,release}",
         namespace="ops",
     )
     env = {k: v for k, v in env_of(objects).items() if isinstance(v, str)}
@@ -198,6 +200,9 @@ def test_values_reach_the_operator_settings() -> None:
     assert settings.allow_unsafe_kubeconfigs
     assert settings.token_renew_fraction == 0.66
     assert settings.max_bindings_per_domain == 3
+    assert settings.pod_security_level("prod") == "restricted"
+    assert settings.pod_security_level("dev") == "baseline"
+    assert settings.deployer_namespaces == ("ci", "release")
     assert "--verbose" in container(objects)["args"]
     defaults = Settings.from_env({k: v for k, v in env_of(render()).items() if isinstance(v, str)})
     assert defaults.relist_seconds == Settings().relist_seconds
@@ -207,6 +212,8 @@ def test_values_reach_the_operator_settings() -> None:
     assert defaults.allow_unsafe_kubeconfigs is Settings().allow_unsafe_kubeconfigs is False
     assert defaults.token_renew_fraction == Settings().token_renew_fraction
     assert defaults.max_bindings_per_domain == Settings().max_bindings_per_domain
+    assert defaults.pod_security == Settings().pod_security
+    assert defaults.deployer_namespaces == Settings().deployer_namespaces
 
 
 def test_cluster_admin_cannot_be_allow_listed() -> None:
