@@ -20,10 +20,12 @@ from urllib.parse import urlparse
 from aiohttp import web
 from prometheus_client import start_http_server
 
+from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.hostclient import host_kube
 from bizdomain.leader import Elector, LeaseConfig
 from bizdomain.logs import setup_logging
+from bizdomain.members.rest import Kube, KubeError
 
 log = logging.getLogger("bizdomain")
 GENERATED_CLIENTS = ("kubernetes", "kubernetes_asyncio")
@@ -64,9 +66,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+HOST_PLURALS = (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER)
+
+
+async def wait_for_crds(kube: Kube, patience: float = 300.0) -> None:
+    """Wait until the host serves every kind the operator watches, so that kopf's watches never
+    start against a CRD that is not installed or whose storage is still initializing."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    for plural in HOST_PLURALS:
+        said = False
+        while True:
+            try:
+                await kube.request("GET", f"/apis/{names.API_VERSION}/{plural}", query={"limit": "1"})
+                break
+            except KubeError as exc:
+                if exc.status not in (0, 404, 429, 503) or loop.time() > deadline:
+                    raise
+                if not said:
+                    log.info("waiting for the host to serve %s.%s (%s)", plural, names.GROUP, exc.reason or exc.status)
+                    said = True
+                await asyncio.sleep(1.0)
+
+
+def quiet_repeated_stop_signals(loop: asyncio.AbstractEventLoop) -> None:
+    """A second SIGTERM or Ctrl-C while kopf is stopping is not an error.
+
+    kopf's signal handlers resolve one future; a second signal resolves it again, which asyncio
+    reports as an ``InvalidStateError`` traceback. Say it in one line instead.
+    """
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        error, handle = context.get("exception"), repr(context.get("handle", ""))
+        if isinstance(error, asyncio.InvalidStateError) and "set_result" in handle and "Signals" in handle:
+            log.info("stop signal received again: the operator is already stopping")
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+
+
 async def _operator(args: argparse.Namespace, stop_flag: asyncio.Event | None = None) -> None:
     import kopf  # noqa: PLC0415  (after import_handlers)
 
+    quiet_repeated_stop_signals(asyncio.get_running_loop())
+    kube = await host_kube(Settings.from_env())
+    try:
+        await wait_for_crds(kube)
+    finally:
+        await kube.close()
     await kopf.operator(
         clusterwide=True,
         standalone=True,

@@ -1,9 +1,16 @@
-"""The operator's entry point imports kopf without the Kubernetes clients' generated models."""
+"""The operator's entry point: kopf imported without the clients' generated models; a repeated stop
+signal is a line, not a traceback."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
+
+import pytest
+
+from bizdomain.__main__ import quiet_repeated_stop_signals
 
 PROBE = """
 import sys
@@ -22,3 +29,18 @@ def test_kopf_is_imported_without_generated_client_models() -> None:
     result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_a_second_stop_signal_is_one_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    async def twice() -> None:
+        loop = asyncio.get_running_loop()
+        quiet_repeated_stop_signals(loop)
+        stop = loop.create_future()
+        loop.call_soon(stop.set_result, signal.SIGTERM)  # what kopf's handler does, once per signal
+        loop.call_soon(stop.set_result, signal.SIGTERM)
+        await asyncio.sleep(0.01)
+
+    with caplog.at_level("INFO"):
+        asyncio.run(twice())
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "already stopping" in caplog.text
