@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from support import ClusterHandle, ControlPlaneHandle, localcluster, wait_until
-from support.platform import OperatorProcess, Platform, binding_doc, domain_doc
+from support.platform import OperatorProcess, Platform, binding_doc, domain_doc, wait_binding_quota_counted
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "bizdomain"
@@ -125,6 +125,7 @@ def chart_release(control_plane: ControlPlaneHandle) -> Iterator[Release]:
     suffix = secrets.token_hex(3)
     release = Release(control_plane["host"], name=f"bzc{suffix}", namespace=f"bzc-{suffix}")
     release.install()
+    wait_binding_quota_counted(release.host)  # helm installed the CRDs: as install_platform does
     try:
         yield release
     finally:

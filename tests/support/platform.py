@@ -197,14 +197,19 @@ class Platform:
         wait_until(counted, timeout=timeout, interval=0.25, what=f"the binding quota of {domain} counted")
 
 
+def wait_binding_quota_counted(host: ClusterHandle) -> None:
+    """Bindings are capped by a quota in each domain namespace: wait until new quotas are counted
+    (once after the CRDs are installed; see localcluster.wait_quota_counts)."""
+    localcluster.wait_quota_counts(lambda *args, check=True: host.kubectl(*args, check=check).stdout, BINDING_COUNT)
+
+
 def install_platform(plane: ControlPlaneHandle) -> None:
     """What `helm install` does on the host, and `bizdomain join` for every local member."""
     host = plane["host"]
     host.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     for crd in ("businessdomains", "environmentbindings", "memberclusters", "workspaces"):
         host.kubectl("wait", "--for=condition=Established", f"crd/{crd}.bizdomain.io", "--timeout=60s")
-    # Bindings are capped by a quota in each domain namespace: wait until new quotas are counted.
-    localcluster.wait_quota_counts(lambda *args, check=True: host.kubectl(*args, check=check).stdout, BINDING_COUNT)
+    wait_binding_quota_counted(host)
     host.kubectl("create", "namespace", NAMESPACE, check=False)
     host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     for name in MEMBERS:

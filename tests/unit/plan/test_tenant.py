@@ -541,8 +541,6 @@ def test_property_every_object_is_labelled_and_every_namespace_is_a_dns_label(
 
 
 def test_a_configured_operator_namespace_is_never_granted_and_freezes_the_binding() -> None:
-    from bizdomain.config import Settings
-
     settings = Settings(namespace="platform-ops", deployer_namespaces=("ci", "platform-ops"))
     spec = factories.binding_spec_dict(
         deployers=[{"kind": "ServiceAccount", "name": "op", "namespace": "platform-ops"}]
