@@ -22,7 +22,13 @@ apply_samples() {
   k apply -f examples/payments-domain.yaml
   # Until the operator made domain-payments and Kubernetes' quota controller counted its binding
   # quota, the API server refuses the bindings ("status unknown for quota"): try again, as GitOps would.
-  for _ in $(seq 1 60); do k apply -f examples/payments-bindings.yaml 2>/dev/null && break; sleep 1; done
+  # (On a fresh control plane that takes up to about a minute: the operator makes the quota again once
+  # Kubernetes has discovered the new kind.)
+  for i in $(seq 1 180); do
+    k apply -f examples/payments-bindings.yaml 2>/dev/null && break
+    [ "$i" = 10 ] && echo ">>> waiting for the host to count the binding quota of domain-payments ..."
+    sleep 1
+  done
   echo
   echo ">>> samples applied. In another terminal:"
   echo ">>>   export KUBECONFIG=$PWD/$host"

@@ -12,6 +12,7 @@ removed only once the domain itself is gone (its deletion handler waits for the 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from typing import Any
 
@@ -65,6 +66,7 @@ async def sync_host(kube: Kube, plan: HostPlan) -> int:
         todo = [d for d in batch if ours(d) and needs_apply(d.body, live.get(d.key))]
         await each(todo, lambda d: kube.apply(d.body), HOST_CONCURRENCY)
         writes += len(todo)
+    writes += await _recount(kube, [d for d in plan.apply if d.kind == "ResourceQuota" and ours(d)], live)
     wanted = {d.key for d in plan.desired}
     for key, obj in live.items():
         if key in wanted or not _prunable(key, obj, plan):
@@ -73,6 +75,37 @@ async def sync_host(kube: Kube, plan: HostPlan) -> int:
         log.info("host: pruning %s %s of domain %s", key[0], "/".join(k for k in key[1:] if k), domain)
         await kube.delete(key[0], key[2], key[1], uid=obj["metadata"].get("uid"))
         writes += 1
+    return writes
+
+
+# Kubernetes' quota controller learns a new CRD's kinds from discovery every 30 s; a quota made
+# before that is counted only at its next full resync (5 min), and until it is counted the API
+# server refuses every binding there ("status unknown for quota"). A binding quota still uncounted
+# this long after it was made is made again, which the controller then counts at once.
+RECOUNT_AFTER_SECONDS = 40.0
+
+
+def _uncounted(obj: JSON, now: datetime.datetime) -> bool:
+    used = (obj.get("status") or {}).get("used") or {}
+    made = obj["metadata"].get("creationTimestamp")
+    if names.BINDING_COUNT_RESOURCE in used or not made:
+        return False
+    age = now - datetime.datetime.fromisoformat(made.replace("Z", "+00:00"))
+    return age.total_seconds() > RECOUNT_AFTER_SECONDS
+
+
+async def _recount(kube: Kube, quotas: list[Desired], live: dict[tuple[str, str | None, str], JSON]) -> int:
+    """Make again each binding quota the quota controller has not counted (see RECOUNT_AFTER_SECONDS)."""
+    now = datetime.datetime.now(datetime.UTC)
+    writes = 0
+    for desired in quotas:
+        obj = live.get(desired.key)
+        if obj is None or not _uncounted(obj, now):
+            continue
+        log.info("host: the binding quota of %s is not counted yet; making it again", desired.namespace)
+        await kube.delete(desired.kind, desired.name, desired.namespace, uid=obj["metadata"].get("uid"))
+        await kube.apply(desired.body)
+        writes += 2
     return writes
 
 
