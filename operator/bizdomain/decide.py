@@ -241,8 +241,10 @@ class _Decider:
             live = self.live.get(desired.key)
             if desired.kind == "RoleBinding":
                 continue  # judged below, against what is there
-            if desired.kind in ("Workspace", "ResourceQuota", "LimitRange") and live is not None:
+            changed = live is not None and _annotations(live).get(ANNOTATION_SPEC_HASH) != desired.spec_hash
+            if desired.kind in ("Workspace", "ResourceQuota", "LimitRange") and changed:
                 continue  # a frozen binding's new quota, limits or namespace list wait until it is fixed
+            # (the same ones, edited by hand, are corrected)
             if not in_sync(desired, live):
                 out.append(Apply(tenant.key, desired))
         for key, live in self.live.items():

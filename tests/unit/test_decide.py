@@ -448,3 +448,19 @@ def check_pass(
             assert (rb_labels[names.LABEL_DOMAIN], rb_labels[names.LABEL_ENVIRONMENT]) == tenant, f"{key}: foreign"
             held = {(s["kind"], s["name"], s.get("namespace", "")) for s in obj["subjects"]}
             assert held <= granted_by(world, tenant, obj), f"{key} grants more than {tenant}'s own binding"
+
+
+def test_a_frozen_binding_corrects_a_hand_raised_quota_but_does_not_apply_its_own_new_one() -> None:
+    dev = Member("dev")
+    quota = {"pods": "10"}
+    world = world_of([payments()], [bind("dev", quota=quota)], dev=("dev",))
+    converge(world, {"dev": dev}, SETTINGS)
+    key = ("ResourceQuota", "payments", names.QUOTA_NAME)
+    dev.objects[key]["spec"]["hard"]["pods"] = "555"  # a hand edit
+    ghosts = {"department": "ghosts", "role": "admin"}
+    frozen = bind("dev", quota=quota, access=[{"department": "backend", "role": "developer"}, ghosts])
+    converge(world_of([payments()], [frozen], dev=("dev",)), {"dev": dev}, SETTINGS)
+    assert dev.objects[key]["spec"]["hard"]["pods"] == "10", "drift corrected while frozen"
+    raised = bind("dev", quota={"pods": "999"}, access=[ghosts])
+    converge(world_of([payments()], [raised], dev=("dev",)), {"dev": dev}, SETTINGS)
+    assert dev.objects[key]["spec"]["hard"]["pods"] == "10", "a frozen binding's new quota waits"
