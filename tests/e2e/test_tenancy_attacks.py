@@ -1,0 +1,292 @@
+"""The tenancy review's attacks, end to end: a domain owner (`kubectl --as` its owner on the host)
+tries to delete protected namespaces, take over another domain's namespace and keep revoked rights
+behind a frozen binding; and a host rebuilt from Git takes its members back by a platform action.
+
+Each test asserts that the victim's namespaces keep their uid, owner and a ConfigMap put in them,
+that what every department may do per environment is unchanged (`kubectl auth can-i` on the
+members), and that the attacker gets a clear status that never names another domain. The live run
+of the property generator is in test_tenancy_live_property.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from support import wait_until
+from support.platform import MEMBERS, Platform, binding_doc, domain_doc
+
+from .tenancy import (
+    ENVIRONMENT,
+    MANAGED_BY,
+    PROTECTED,
+    RELEASED,
+    as_owner,
+    barrier,
+    events,
+    listed,
+    message,
+    owner_delete,
+    owner_patch,
+    rights,
+    snapshot,
+    stash,
+    subjects,
+)
+from .test_domain_lifecycle import can_i
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
+
+OBJECTS = "rolebindings,resourcequotas,limitranges,workspaces"
+
+
+# --- class 1: protected namespaces ----------------------------------------------------------------
+
+
+def test_an_owner_cannot_move_its_dev_binding_onto_prod_nor_delete_prod_namespaces(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    d = unique_name
+    make_domain(d)
+    prod = stash(platform, "prod", d)
+    prod_rights = rights(platform, d, "prod", d)
+    assert not prod_rights["backend create deployments"]
+    assert prod_rights["backend get deployments"]
+
+    def prod_unchanged(pass_no: int) -> None:
+        barrier(platform, d, "prod", 30 + pass_no)  # a prod pass after the attack
+        assert listed(platform, "prod", "namespaces,rolebindings", f"bizdomain.io/domain={d},{ENVIRONMENT}=dev") == []
+        assert snapshot(platform, "prod", d) == prod
+        assert rights(platform, d, "prod", d) == prod_rights
+
+    # 1. The dev binding names the prod cluster, with Delete.
+    owner_patch(platform, d, "dev", {"spec": {"clusters": {"names": ["prod"]}, "deletionPolicy": "Delete"}})
+    binding = platform.wait_reason(d, "dev", "ClusterNotInEnvironment")
+    said = message(binding, platform)
+    assert "MemberCluster prod does not serve environment 'dev'" in said, said
+    assert "only ever places its domain on members of its own environment" in said
+    prod_unchanged(1)
+
+    # 2. A selector matching the prod cluster's labels instead.
+    selector = {"matchLabels": {ENVIRONMENT: "prod"}}
+    owner_patch(platform, d, "dev", {"spec": {"clusters": {"names": None, "selector": selector}}})
+    binding = platform.wait_ready_condition("environmentbinding", "dev", f"domain-{d}", status="False")
+    assert platform.condition(binding)["reason"] in ("NoClusters", "ClusterNotInEnvironment"), binding["status"]
+    assert binding["status"]["summary"]["clusters"] == "0/0", "nothing placed anywhere"
+    prod_unchanged(2)
+
+    # 3. The owner deletes the prod binding: prod namespaces are released, never deleted.
+    owner_delete(platform, d, "prod")
+    ns = platform.get("namespace", d, cluster="prod")
+    labels = ns["metadata"]["labels"]
+    assert labels[RELEASED] == "true"
+    assert labels[PROTECTED] == "true"
+    assert MANAGED_BY not in labels
+    released = snapshot(platform, "prod", d)
+    assert released == prod
+    assert not can_i(platform, "prod", "create", "deployments.apps", d, "bob", f"{d}-backend")
+
+    # 4. Then the dev binding (policy Delete, selecting prod's labels): still nothing on prod.
+    owner_delete(platform, d, "dev")
+    assert snapshot(platform, "prod", d) == prod
+    assert platform.get("namespace", d, cluster="prod")["metadata"]["labels"][PROTECTED] == "true"
+
+
+# --- class 2: another domain's namespace taken over -----------------------------------------------
+
+
+def attacker_view(platform: Platform, attacker: str, namespace: str) -> dict[str, bool]:
+    """The attacker's departments' rights in ``namespace`` (the deployer of binding_doc is shared)."""
+    return {k: v for k, v in rights(platform, attacker, "dev", namespace).items() if not k.startswith("deployer")}
+
+
+def test_an_older_domain_cannot_take_over_a_younger_domains_namespace_by_template(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    attacker, victim = f"{unique_name}a", f"{unique_name}v"
+    api = [{"name": "api"}]
+    template = {"namespaceTemplate": "{domain}-{project}"}
+    make_domain(attacker, envs=("dev",), projects=api, bindings={"dev": template})
+    make_domain(victim, envs=("dev",), projects=api, bindings={"dev": {**template, "deletionPolicy": "Delete"}})
+    target = f"{victim}-api"
+    before = stash(platform, "dev", target)
+    bindings_before = subjects(platform, "dev", target)
+    victim_rights = rights(platform, victim, "dev", target)
+    attacker_rights = attacker_view(platform, attacker, target)
+    assert victim_rights["backend create deployments"]
+    assert not any(attacker_rights.values()), attacker_rights
+
+    def victim_unchanged() -> None:
+        assert snapshot(platform, "dev", target) == before
+        assert subjects(platform, "dev", target) == bindings_before
+        assert rights(platform, victim, "dev", target) == victim_rights
+        assert attacker_view(platform, attacker, target) == attacker_rights
+        platform.wait_binding(victim, "dev")
+
+    owner_patch(
+        platform,
+        attacker,
+        "dev",
+        {"spec": {"namespaceTemplate": f"{victim}-{{project}}", "deletionPolicy": "Delete"}},
+    )
+    binding = platform.wait_reason(attacker, "dev", "NamespaceConflict")
+    said = message(binding, platform)
+    assert f"'{target}'" in said, said
+    assert "was not created by bizdomain for this domain and environment" in said
+    assert victim not in said.replace(f"'{target}'", ""), f"the status names the victim: {said}"
+    status = json.dumps(binding["status"]).replace(target, "")
+    assert victim not in status, f"the status names the victim: {status}"
+    for event in events(platform, f"domain-{attacker}"):
+        assert victim not in event.replace(target, ""), f"an Event names the victim: {event}"
+    victim_unchanged()
+
+    owner_delete(platform, attacker, "dev")
+    victim_unchanged()
+
+
+# --- class 3: a frozen binding keeps revoked rights -----------------------------------------------
+
+
+def _departments(d: str, *, bob: bool = True, backend: bool = True) -> list[dict[str, Any]]:
+    backend_members = [{"kind": "Group", "name": f"{d}-backend"}]
+    if bob:
+        backend_members.append({"kind": "User", "name": "bob@example.com"})
+    out = [
+        {"name": "sre", "members": [{"kind": "Group", "name": f"{d}-sre"}]},
+        {"name": "qa", "members": [{"kind": "Group", "name": f"{d}-qa"}]},
+    ]
+    return ([{"name": "backend", "members": backend_members}] if backend else []) + out
+
+
+def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    d, dev = unique_name, platform.member("dev")
+    make_domain(d, envs=("dev",), departments=_departments(d), networkIsolation=True)
+    before = stash(platform, "dev", d)
+    sre_binding = "bizdomain.io:department:sre:admin"
+
+    def bob_can() -> bool:
+        return can_i(platform, "dev", "create", "deployments.apps", d, "bob@example.com")
+
+    assert bob_can()
+    assert not rights(platform, d, "dev", d)["qa get pods"]
+    assert platform.get("networkpolicy", "bizdomain-isolation", d, cluster="dev") is not None
+
+    # The owner freezes its binding (an unknown department), granting qa admin in the same edit.
+    access = [
+        {"department": "backend", "role": "developer"},
+        {"department": "sre", "role": "admin"},
+        {"department": "qa", "role": "admin"},
+        {"department": "ghosts", "role": "admin"},
+    ]
+    owner_patch(platform, d, "dev", {"spec": {"access": access}})
+    binding = platform.wait_reason(d, "dev", "UnknownDepartment")
+    assert "ghosts" in message(binding, platform), message(binding, platform)
+
+    # While it is frozen: the platform removes bob from backend, a member admin adds a subject by
+    # hand and deletes the isolation policy.
+    platform.apply(domain_doc(d, departments=_departments(d, bob=False), networkIsolation=True))
+    extra = {"kind": "User", "name": "mallory@example.com", "apiGroup": "rbac.authorization.k8s.io"}
+    dev.kubectl(
+        "patch", "rolebinding", sre_binding, "-n", d, "--type=json",
+        "-p", json.dumps([{"op": "add", "path": "/subjects/-", "value": extra}]),
+    )  # fmt: skip
+    dev.kubectl("delete", "networkpolicy", "bizdomain-isolation", "-n", d)
+
+    wait_until(lambda: not bob_can(), timeout=30, what="bob's rights revoked while frozen")
+    wait_until(
+        lambda: "mallory@example.com" not in json.dumps(subjects(platform, "dev", d).get(sre_binding)),
+        timeout=30,
+        what="the hand-added subject removed while frozen",
+    )
+    assert not can_i(platform, "dev", "delete", "secrets", d, "mallory@example.com")
+    wait_until(
+        lambda: platform.get("networkpolicy", "bizdomain-isolation", d, cluster="dev"),
+        timeout=30,
+        what="the deleted isolation policy restored while frozen",
+    )
+    now = rights(platform, d, "dev", d)
+    assert not now["qa get pods"], "a frozen binding granted qa admin"
+    assert "bizdomain.io:department:qa:admin" not in subjects(platform, "dev", d)
+    assert now["backend create deployments"], "backend's valid grant is kept"
+    assert now["sre delete secrets"]
+    assert platform.condition(platform.get("environmentbinding", "dev", f"domain-{d}"))["reason"] == "UnknownDepartment"
+
+    # The platform removes the whole backend department: its group loses its rights at once.
+    platform.apply(domain_doc(d, departments=_departments(d, bob=False, backend=False), networkIsolation=True))
+    wait_until(
+        lambda: not can_i(platform, "dev", "get", "deployments.apps", d, "bob", f"{d}-backend"),
+        timeout=30,
+        what="the removed department's rights revoked while frozen",
+    )
+    assert not rights(platform, d, "dev", d)["qa get pods"]
+    assert snapshot(platform, "dev", d) == before
+
+
+# --- class 7: host disaster recovery --------------------------------------------------------------
+
+
+def _strip_and_delete(platform: Platform, kind: str, name: str, namespace: str | None = None) -> None:
+    """As a host rebuilt from Git would: the object gone, whatever finalizer it held."""
+    where = ["-n", namespace] if namespace else []
+    patch = json.dumps({"metadata": {"finalizers": None}})
+    platform.host.kubectl("patch", kind, name, *where, "--type=merge", "-p", patch)
+    platform.host.kubectl("delete", kind, name, *where, "--wait=false", "--ignore-not-found")
+
+
+def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotation(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    d = unique_name
+    docs = [domain_doc(d), binding_doc(d, "dev", deletionPolicy="Delete"), binding_doc(d, "prod")]
+    make_domain(d, bindings={"dev": {"deletionPolicy": "Delete"}})
+    old_uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    before = {m: stash(platform, m, d) for m in MEMBERS}
+    rights_before = {m: rights(platform, d, m, d) for m in MEMBERS}
+    assert all(snap["owner"] == (old_uid, m) for m, snap in before.items())
+    selector = f"bizdomain.io/domain={d}"
+    objects_before = {m: {o["metadata"]["uid"] for o in listed(platform, m, OBJECTS, selector)} for m in MEMBERS}
+
+    # The host is lost while the members run on: its objects go, finalizers and all.
+    platform.operator.stop()
+    try:
+        for env in ("dev", "prod"):
+            _strip_and_delete(platform, "environmentbinding", env, f"domain-{d}")
+        _strip_and_delete(platform, "businessdomain", d)
+        platform.host.kubectl("delete", "namespace", f"domain-{d}", "--timeout=60s")
+        wait_until(lambda: platform.get("businessdomain", d) is None, timeout=30, what="the domain gone")
+    finally:
+        platform.operator.start()
+
+    # Rebuilt from the same YAML: same names, new uids. Every binding is a conflict; nothing moves.
+    platform.apply(docs[0])
+    platform.wait_host_namespace(d)
+    platform.apply(*docs[1:])
+    new_uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    assert new_uid != old_uid
+    for env in ("dev", "prod"):
+        binding = platform.wait_reason(d, env, "NamespaceConflict")
+        said = message(binding, platform)
+        assert f"namespace '{d}' on cluster '{env}' already exists and was not created by bizdomain" in said, said
+    for m in MEMBERS:
+        assert snapshot(platform, m, d) == before[m], f"{m}: touched while in conflict"
+        assert rights(platform, d, m, d) == rights_before[m]
+        names = [ns["metadata"]["name"] for ns in listed(platform, m, "namespaces", selector)]
+        assert names == [d], f"{m}: a namespace was created: {names}"
+
+    # The platform action: the domain adopts its old uid. Everything is taken back in place.
+    platform.host.kubectl("annotate", "businessdomain", d, f"bizdomain.io/adopt-uids={old_uid}")
+    for env in ("dev", "prod"):
+        platform.wait_binding(d, env)
+    platform.wait_domain_bound(d, ("dev", "prod"))
+    for m in MEMBERS:
+        now = snapshot(platform, m, d)
+        assert now == {**before[m], "owner": (new_uid, m)}, f"{m}: not taken back in place"
+        assert rights(platform, d, m, d) == rights_before[m]
+        objects = {o["metadata"]["uid"] for o in listed(platform, m, OBJECTS, selector)}
+        assert objects_before[m] <= objects, f"{m}: objects recreated: {objects_before[m] - objects}"
+    # and it is the domain's again: the owner's edits apply (as_owner: the new host namespace's RBAC).
+    assert as_owner(platform, d, "get", "environmentbinding", "dev", "-n", f"domain-{d}").returncode == 0
