@@ -77,19 +77,34 @@ def test_an_owner_cannot_move_its_dev_binding_onto_prod_nor_delete_prod_namespac
     assert binding["status"]["summary"]["clusters"] == "0/0", "nothing placed anywhere"
     prod_unchanged(2)
 
-    # 3. The owner deletes the prod binding: prod namespaces are released, never deleted.
+    # 3. Both clusters by name: it lands on dev (its own environment) and never on prod.
+    owner_patch(platform, d, "dev", {"spec": {"clusters": {"selector": None, "names": ["dev", "prod"]}}})
+    binding = platform.wait_reason(d, "dev", "ClusterNotInEnvironment")
+    assert [c["cluster"] for c in binding["status"]["clusters"]] == ["dev"], binding["status"]
+
+    def managed_again() -> bool:
+        ns = platform.get("namespace", d, cluster="dev") or {"metadata": {}}
+        return MANAGED_BY in (ns["metadata"].get("labels") or {})
+
+    wait_until(
+        managed_again,
+        timeout=30,
+        what="the dev namespace managed by the dev binding again",
+    )
+    prod_unchanged(3)
+
+    # 4. The owner deletes the prod binding: prod namespaces are released, never deleted.
     owner_delete(platform, d, "prod")
-    ns = platform.get("namespace", d, cluster="prod")
-    labels = ns["metadata"]["labels"]
+    labels = platform.get("namespace", d, cluster="prod")["metadata"]["labels"]
     assert labels[RELEASED] == "true"
     assert labels[PROTECTED] == "true"
     assert MANAGED_BY not in labels
-    released = snapshot(platform, "prod", d)
-    assert released == prod
+    assert snapshot(platform, "prod", d) == prod
     assert not can_i(platform, "prod", "create", "deployments.apps", d, "bob", f"{d}-backend")
 
-    # 4. Then the dev binding (policy Delete, selecting prod's labels): still nothing on prod.
+    # 5. Then the dev binding (policy Delete, naming prod too): its dev namespace goes, prod stays.
     owner_delete(platform, d, "dev")
+    wait_until(lambda: platform.get("namespace", d, cluster="dev") is None, timeout=60, what="dev namespace deleted")
     assert snapshot(platform, "prod", d) == prod
     assert platform.get("namespace", d, cluster="prod")["metadata"]["labels"][PROTECTED] == "true"
 
@@ -277,6 +292,10 @@ def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotat
         names = [ns["metadata"]["name"] for ns in listed(platform, m, "namespaces", selector)]
         assert names == [d], f"{m}: a namespace was created: {names}"
 
+    # Only a platform admin can say so: the owner cannot annotate the domain.
+    refused = as_owner(platform, d, "annotate", "businessdomain", d, f"bizdomain.io/adopt-uids={old_uid}", check=False)
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr.lower(), refused.stderr
     # The platform action: the domain adopts its old uid. Everything is taken back in place.
     platform.host.kubectl("annotate", "businessdomain", d, f"bizdomain.io/adopt-uids={old_uid}")
     for env in ("dev", "prod"):
