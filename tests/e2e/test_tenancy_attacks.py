@@ -21,6 +21,7 @@ from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 from .tenancy import (
     ENVIRONMENT,
     MANAGED_BY,
+    OWNER_GROUPS,
     PROTECTED,
     RELEASED,
     as_owner,
@@ -39,6 +40,7 @@ from .test_domain_lifecycle import can_i
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
+ADOPT = "bizdomain.io/adopt-uids"
 OBJECTS = "rolebindings,resourcequotas,limitranges,workspaces"
 
 
@@ -309,3 +311,49 @@ def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotat
         assert objects_before[m] <= objects, f"{m}: objects recreated: {objects_before[m] - objects}"
     # and it is the domain's again: the owner's edits apply (as_owner: the new host namespace's RBAC).
     assert as_owner(platform, d, "get", "environmentbinding", "dev", "-n", f"domain-{d}").returncode == 0
+
+
+# --- class 7: a domain name given to a new team --------------------------------------------------
+
+
+def test_a_domain_name_given_to_a_new_team_does_not_inherit_the_old_teams_namespaces(
+    platform: Platform, make_domain: Any, unique_name: str
+) -> None:
+    d, newcomer = unique_name, "new-team@example.com"
+    make_domain(d, envs=("dev",))
+    old_uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    old_host = platform.get("namespace", f"domain-{d}")["metadata"]["uid"]
+    platform.delete("businessdomain", d, wait=False)
+    wait_until(lambda: platform.get("businessdomain", d) is None, timeout=90, what=f"domain {d} deleted")
+    before = stash(platform, "dev", d)  # released under Retain, with the old team's data in it
+    assert platform.get("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
+
+    # The same name, another team: its owner binds dev (the same namespace name).
+    team = [{"name": "backend", "members": [{"kind": "Group", "name": f"{d}-newcomers"}]}]
+    platform.apply(domain_doc(d, owners=[{"kind": "User", "name": newcomer}], departments=team))
+    wait_until(
+        lambda: (
+            ((platform.get("namespace", f"domain-{d}") or {}).get("metadata") or {}).get("uid") not in (None, old_host)
+        ),
+        timeout=90,
+        what="the new team's host namespace",
+    )
+    platform.wait_host_namespace(d)
+    access = [{"department": "backend", "role": "admin"}]
+    doc = binding_doc(d, "dev", access=access)
+    platform.host.kubectl("apply", "-f", "-", input=json.dumps(doc), as_user=newcomer, as_groups=OWNER_GROUPS)
+    binding = platform.wait_reason(d, "dev", "NamespaceConflict")
+    said = message(binding, platform)
+    assert f"namespace '{d}' on cluster 'dev' already exists and was not created by bizdomain" in said, said
+    assert old_uid not in json.dumps(binding["status"])
+
+    assert snapshot(platform, "dev", d) == before
+    assert platform.get("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
+    for verb, resource in (("get", "configmaps"), ("get", "secrets"), ("list", "pods")):
+        assert not can_i(platform, "dev", verb, resource, d, "nina", f"{d}-newcomers"), f"{verb} {resource}"
+    assert subjects(platform, "dev", d) == {}, "no RoleBinding in the old team's namespace"
+    refused = platform.host.kubectl(
+        "annotate", "businessdomain", d, f"{ADOPT}={old_uid}", as_user=newcomer, as_groups=OWNER_GROUPS, check=False
+    )
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr.lower(), refused.stderr
