@@ -193,26 +193,27 @@ def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
     assert not rights(platform, d, "dev", d)["qa get pods"]
     assert platform.get("networkpolicy", "bizdomain-isolation", d, cluster="dev") is not None
 
-    # The owner freezes its binding (an unknown department), granting qa admin in the same edit.
+    # The owner freezes its binding (an unknown department), granting qa admin and raising the
+    # quota in the same edit.
     access = [
         {"department": "backend", "role": "developer"},
         {"department": "sre", "role": "admin"},
         {"department": "qa", "role": "admin"},
         {"department": "ghosts", "role": "admin"},
     ]
-    owner_patch(platform, d, "dev", {"spec": {"access": access}})
+    owner_patch(platform, d, "dev", {"spec": {"access": access, "quota": {"pods": "999"}}})
     binding = platform.wait_reason(d, "dev", "UnknownDepartment")
     assert "ghosts" in message(binding, platform), message(binding, platform)
 
     # While it is frozen: the platform removes bob from backend, a member admin adds a subject by
-    # hand and deletes the isolation policy.
+    # hand, and the domain's own sre admin deletes the isolation policy.
     platform.apply(domain_doc(d, departments=_departments(d, bob=False), networkIsolation=True))
     extra = {"kind": "User", "name": "mallory@example.com", "apiGroup": "rbac.authorization.k8s.io"}
     dev.kubectl(
         "patch", "rolebinding", sre_binding, "-n", d, "--type=json",
         "-p", json.dumps([{"op": "add", "path": "/subjects/-", "value": extra}]),
     )  # fmt: skip
-    dev.kubectl("delete", "networkpolicy", "bizdomain-isolation", "-n", d)
+    dev.kubectl("delete", "networkpolicy", "bizdomain-isolation", "-n", d, as_user="sam", as_groups=(f"{d}-sre",))
 
     wait_until(lambda: not bob_can(), timeout=30, what="bob's rights revoked while frozen")
     wait_until(
@@ -226,6 +227,18 @@ def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
         timeout=30,
         what="the deleted isolation policy restored while frozen",
     )
+    # and opened to every peer by sre: closed again
+    dev.kubectl(
+        "patch", "networkpolicy", "bizdomain-isolation", "-n", d, "--type=merge", "-p", '{"spec":{"ingress":[{}]}}',
+        as_user="sam", as_groups=(f"{d}-sre",),
+    )  # fmt: skip
+    wait_until(
+        lambda: platform.get("networkpolicy", "bizdomain-isolation", d, cluster="dev")["spec"].get("ingress") != [{}],
+        timeout=30,
+        what="the widened isolation policy corrected while frozen",
+    )
+    quota = platform.get("resourcequota", "bizdomain-quota", d, cluster="dev")
+    assert quota["spec"]["hard"]["pods"] == "20", "a frozen binding raised the quota"
     now = rights(platform, d, "dev", d)
     assert not now["qa get pods"], "a frozen binding granted qa admin"
     assert "bizdomain.io:department:qa:admin" not in subjects(platform, "dev", d)
