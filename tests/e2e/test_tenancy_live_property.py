@@ -11,7 +11,8 @@ real members are checked:
   at first sight is still there (tracked by uid);
 - an existing namespace never changes its owner (`bizdomain.io/domain-uid`, environment);
 - every RoleBinding of the domains sits in a namespace of its own tenant and names no subject
-  beyond what that tenant's own binding (as last applied) grants.
+  beyond what that tenant's own binding (as last applied) grants;
+- no status or Event of one domain's bindings names the other domain.
 
 The seed and every edit are printed; replay one with `-k <seed>`.
 """
@@ -29,7 +30,7 @@ import yaml
 from support import wait_until
 from support.platform import MEMBERS, Platform, binding_doc
 
-from .tenancy import DOMAIN_UID, ENVIRONMENT, PRECIOUS, PROTECTED, as_owner, listed, owner_delete, stash
+from .tenancy import DOMAIN_UID, ENVIRONMENT, PRECIOUS, PROTECTED, as_owner, events, listed, owner_delete, stash
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -131,10 +132,27 @@ class Ledger:
 
     a: str
     b: str
+    project: str
     owners: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # ns uid -> owner
     protected: dict[str, tuple[str, str]] = field(default_factory=dict)  # ns uid -> (cluster, name)
 
     def check(self, platform: Platform, specs: dict[tuple[str, str], dict[str, Any]], step: str) -> None:
+        self.check_members(platform, specs, step)
+        self.check_words(platform, step)
+
+    def check_words(self, platform: Platform, step: str) -> None:
+        """No status or Event of one domain's bindings names the other (but inside a namespace name
+        its owner chose, e.g. by the other's prefix)."""
+        for mine, other in ((self.a, self.b), (self.b, self.a)):
+            out = platform.host.kubectl("get", "environmentbindings", "-n", f"domain-{mine}", "-o", "json").stdout
+            said = [json.dumps(item.get("status") or {}) for item in json.loads(out)["items"]]
+            said += events(platform, f"domain-{mine}")
+            prefixed = (f"{self.a}-{self.project}", f"{self.b}-{self.project}")
+            for text in said:
+                bare = text.replace(prefixed[0], "").replace(prefixed[1], "")
+                assert other not in bare, f"{step}: domain {mine} is told about {other}: {text}"
+
+    def check_members(self, platform: Platform, specs: dict[tuple[str, str], dict[str, Any]], step: str) -> None:
         selector = f"bizdomain.io/domain in ({self.a},{self.b})"
         for member in MEMBERS:
             namespaces = {ns["metadata"]["name"]: ns for ns in listed(platform, member, "namespaces", selector)}
@@ -184,7 +202,7 @@ def test_live_owner_edits_never_delete_take_over_or_widen(
     projects = [{"name": f"{unique_name}p"}]  # the same project name in both: templates collide
     make_domain(a, envs=(), projects=projects)
     make_domain(b, envs=(), projects=projects)
-    ledger = Ledger(a, b)
+    ledger = Ledger(a, b, projects[0]["name"])
     specs: dict[tuple[str, str], dict[str, Any]] = {}
     seen: list[str] = []
     print(f"\nseed {seed}:")
