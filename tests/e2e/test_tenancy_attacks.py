@@ -24,6 +24,7 @@ from .tenancy import (
     MANAGED_BY,
     PROTECTED,
     RELEASED,
+    as_owner,
     barrier,
     events,
     listed,
@@ -250,3 +251,40 @@ def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
     )
     assert not rights(platform, d, "dev", d)["qa get pods"]
     assert snapshot(platform, "dev", d) == before
+
+
+# --- the owner's reach on the host ------------------------------------------------------------------
+
+
+def test_an_owner_writes_only_its_own_bindings(platform: Platform, make_domain: Any, unique_name: str) -> None:
+    """Every write outside its own bindings' specs is refused by the host API server, by name."""
+    attacker, victim = f"{unique_name}a", f"{unique_name}v"
+    make_domain(attacker, envs=("dev",))
+    make_domain(victim, envs=("dev",))
+    theirs = platform.get("environmentbinding", "dev", f"domain-{victim}")["metadata"]
+    grab = json.dumps({"spec": {"access": [{"department": "backend", "role": "admin"}]}})
+    adopt = f"bizdomain.io/adopt-uids={platform.get('businessdomain', victim)['metadata']['uid']}"  # theirs
+    status = json.dumps({"status": {"conditions": []}})
+    victim_ns = f"domain-{victim}"
+    for attempt in (
+        ("patch", "environmentbinding", "dev", "-n", f"domain-{victim}", "--type=merge", "-p", grab),
+        ("delete", "environmentbinding", "dev", "-n", f"domain-{victim}", "--wait=false"),
+        ("create", "rolebinding", "me", "--clusterrole=bizdomain.io:domain-owner", "--user=me", "-n", victim_ns),
+        ("create", "rolebinding", "me", "--clusterrole=admin", "--user=me", "-n", f"domain-{attacker}"),
+        ("annotate", "businessdomain", attacker, adopt),
+        ("patch", "businessdomain", attacker, "--type=merge", "-p", json.dumps({"spec": {"owners": []}})),
+        ("patch", "environmentbinding", "dev", "-n", f"domain-{attacker}", "--subresource=status",
+         "--type=merge", "-p", status),
+        ("label", "namespace", f"domain-{attacker}", "bizdomain.io/domain-uid-"),
+    ):  # fmt: skip
+        refused = as_owner(platform, attacker, *attempt, check=False)
+        assert refused.returncode != 0, f"{attempt} was allowed: {refused.stdout}"
+        assert "forbidden" in refused.stderr.lower(), refused.stderr
+        assert f'User "{attacker}-owner@example.com" cannot' in refused.stderr, refused.stderr
+    after = platform.get("environmentbinding", "dev", f"domain-{victim}")["metadata"]
+    assert (after["uid"], after["generation"], after.get("deletionTimestamp")) == (
+        theirs["uid"],
+        theirs["generation"],
+        None,
+    )
+    platform.wait_binding(victim, "dev")
