@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+# Never "privileged": the member admission policy refuses it too (a stolen token must not lower it).
+POD_SECURITY_LEVELS = ("baseline", "restricted")
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -173,6 +173,7 @@ class _Decider:
         for key, tenant in self.plan.tenants.items():
             self.decided[key] = tenant if tenant.hold else self._settle(tenant)
         self.out.applies = [a for t in self.decided.values() if not t.hold for a in self._applies(t)]
+        self.out.applies += [a for t in self.decided.values() if t.hold for a in self._revocations(t)]
         self._prunes()
         return self.out
 
@@ -257,8 +258,30 @@ class _Decider:
                 self.out.prunes.append(action)
         return out
 
-    def _narrowed(self, tenant: TenantPlan, key: Key, live: JSON) -> Apply | Prune | None:
-        grant = tenant.grants.get(key[2])
+    def _revocations(self, tenant: TenantPlan) -> list[Apply]:
+        """A held tenant: its department RoleBindings keep only the members the domain still has."""
+        if tenant.departments is None:
+            return []
+        out = []
+        for key, live in self.live.items():
+            if key[0] != "RoleBinding" or not key[2].startswith(names.DEPARTMENT_BINDING_PREFIX):
+                continue
+            if tenant_of(live) != tenant.key or not self._mine(live, tenant.key):
+                continue
+            department, _, role = key[2][len(names.DEPARTMENT_BINDING_PREFIX) :].partition(":")
+            members = tenant.departments.get(department)
+            grant = (names.role_cluster_role(role), members) if members else None
+            action = self._narrowed(tenant, key, live, grant)
+            if isinstance(action, Apply):
+                out.append(action)
+            elif action is not None:
+                self.out.prunes.append(action)
+        return out
+
+    def _narrowed(
+        self, tenant: TenantPlan, key: Key, live: JSON, grant: tuple[str, list[dict[str, str]]] | None = None
+    ) -> Apply | Prune | None:
+        grant = grant if grant is not None or tenant.hold else tenant.grants.get(key[2])
         held = set(live.get(SUBJECTS) or subject_keys(live.get("subjects")))
         kept = [s for s in grant[1] if subject_keys([s])[0] in held] if grant else []
         if grant is None or not kept:

@@ -464,3 +464,17 @@ def test_a_frozen_binding_corrects_a_hand_raised_quota_but_does_not_apply_its_ow
     raised = bind("dev", quota={"pods": "999"}, access=[ghosts])
     converge(world_of([payments()], [raised], dev=("dev",)), {"dev": dev}, SETTINGS)
     assert dev.objects[key]["spec"]["hard"]["pods"] == "10", "a frozen binding's new quota waits"
+
+
+def test_an_unparseable_binding_still_loses_the_people_the_platform_removed() -> None:
+    # A spec the API server stored but the operator cannot parse must not keep revoked rights.
+    dev, _ = frozen_setup()
+    only_sre = payments(
+        networkIsolation=True, departments=[{"name": "sre", "members": [{"kind": "Group", "name": "sre-new"}]}]
+    )
+    world = world_of([only_sre], [factories.binding("dev", error="spec.quota: not a quantity")], dev=("dev",))
+    converge(world, {"dev": dev}, SETTINGS)
+    assert ("RoleBinding", "payments", "bizdomain.io:department:backend:developer") not in dev.objects
+    assert ("RoleBinding", "payments", "bizdomain.io:department:sre:admin") not in dev.objects  # sre -> sre-new
+    assert ("Namespace", None, "payments") in dev.objects
+    assert ("NetworkPolicy", "payments", names.NETWORK_POLICY_NAME) in dev.objects, "the rest is held as it is"

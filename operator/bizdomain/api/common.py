@@ -18,7 +18,10 @@ from pydantic.alias_generators import to_camel
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # A Kubernetes resource quantity (the API machinery's own grammar, without signs).
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]+))?$"
+# As Kubernetes' own quantity parser reads it (a leading "+" included), less the negative sign: the
+# CEL rule at admission (isQuantity, not below 0) and this parser must agree, or a spec the API
+# server stored could not be parsed here, and an unparseable binding is held as it is.
+QUANTITY = r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]+))?$"
 RESOURCE_NAME = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$"
 _QUANTITY_RE = re.compile(QUANTITY)
 

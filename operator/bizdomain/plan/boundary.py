@@ -6,8 +6,10 @@ member. It matches only requests from the identity join creates
 (``system:serviceaccount:<member-namespace>:bizdomain-operator``); everyone else is untouched.
 With the member token alone, an attacker can then write nothing outside the namespaces bizdomain
 manages, never touch kube-*, default or the identity's own namespace, never delete a namespace
-or drop its ``bizdomain.io/protected`` label, and bind only bizdomain's roles and the allow-listed
-ones. Called by :mod:`bizdomain.cli` (join); pure.
+or drop its ``bizdomain.io/protected`` label, make a namespace without a tenant's labels or with a
+Pod Security level below baseline, write an object labelled for another tenant than its namespace's,
+write a RoleBinding not named ``bizdomain.io:*``, mint itself a token longer than 48 hours, and bind
+only bizdomain's roles and the allow-listed ones. Called by :mod:`bizdomain.cli` (join); pure.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ NAMESPACED_KINDS = (
     ("networking.k8s.io", "networkpolicies"),
 )
 WHO = "bizdomain's member identity"
+# The longest token the identity may mint for itself (renewal asks for the lifetime join gave it).
+MAX_TOKEN_SECONDS = 48 * 3600
+POD_SECURITY_LEVELS = ("baseline", "restricted")
 
 
 def _label(obj: str, label: str) -> str:
@@ -47,6 +52,20 @@ def _variables(member_namespace: str, grantable: list[str]) -> list[dict[str, st
         "newProtected": f"request.operation != 'DELETE' && {_label('object', names.LABEL_PROTECTED)} == 'true'",
         "oldProtected": f"request.operation != 'CREATE' && {_label('oldObject', names.LABEL_PROTECTED)} == 'true'",
         "reservedName": f"request.name.startsWith('kube-') || request.name in {reserved}",
+        "isToken": "request.subResource == 'token'",
+        "tenantLabels": (
+            f"request.operation != 'DELETE' && {_label('object', names.LABEL_COMPONENT)} == "
+            f"'{names.COMPONENT_TENANT}' && {_label('object', names.LABEL_DOMAIN)} != '' && "
+            f"{_label('object', names.LABEL_ENVIRONMENT)} != ''"
+        ),
+        "sameTenant": (
+            f"{ns} != null && {_label('object', names.LABEL_DOMAIN)} == {_label(ns, names.LABEL_DOMAIN)} && "
+            f"{_label('object', names.LABEL_ENVIRONMENT)} == {_label(ns, names.LABEL_ENVIRONMENT)}"
+        ),
+        "podSecurity": (
+            f"request.operation != 'DELETE' && {_label('object', names.LABEL_POD_SECURITY_ENFORCE)} in "
+            f"{json.dumps(list(POD_SECURITY_LEVELS))}"
+        ),
         "nsManaged": f"{ns} != null && {_label(ns, names.LABEL_MANAGED_BY)} == '{managed}'",
         "nsReleased": f"{ns} != null && {_label(ns, names.LABEL_RELEASED)} == 'true'",
         "grantable": (
@@ -93,17 +112,40 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
             + _say(f"is labelled {names.LABEL_PROTECTED}=true: ", "may never delete it or remove that label"),
         ),
         (
-            f"{v}isNamespace || request.resource.resource == '{names.PLURAL_WORKSPACE}' || {v}nsManaged "
+            f"{v}isNamespace || {v}isToken || request.resource.resource == '{names.PLURAL_WORKSPACE}' || {v}nsManaged "
             f"|| (request.operation == 'DELETE' && {v}nsReleased)",
             _say(f"may only write in namespaces labelled {managed}: refused on ") + on_object,
         ),
         (
-            f"{v}isNamespace || request.operation == 'DELETE' || {v}newManaged",
+            f"{v}isNamespace || {v}isToken || request.operation == 'DELETE' || {v}newManaged",
             _say(f"may only create or change objects labelled {managed}: refused on ") + on_object,
         ),
         (
-            f"{v}isNamespace || request.operation == 'CREATE' || {v}oldManaged",
+            f"{v}isNamespace || {v}isToken || request.operation == 'CREATE' || {v}oldManaged",
             _say(f"may only change or delete objects labelled {managed}: refused on ") + on_object,
+        ),
+        (
+            f"!{v}isNamespace || !{v}newManaged || ({v}tenantLabels && {v}podSecurity)",
+            _say(
+                "may only make namespaces that carry a tenant's labels (component, domain, environment) and a Pod "
+                f"Security level of {' or '.join(POD_SECURITY_LEVELS)}: refused on namespace "
+            )
+            + on_namespace,
+        ),
+        (
+            f"{v}isNamespace || {v}isToken || request.resource.resource == '{names.PLURAL_WORKSPACE}' || "
+            f"request.operation == 'DELETE' || ({v}tenantLabels && {v}sameTenant)",
+            _say("may only write objects labelled for the tenant of their namespace: refused on ") + on_object,
+        ),
+        (
+            f"request.resource.resource != 'rolebindings' || request.operation == 'DELETE' || "
+            f"request.name.startsWith('{names.ROLE_PREFIX}')",
+            _say(f"may only write RoleBindings named {names.ROLE_PREFIX}*: refused on ") + on_object,
+        ),
+        (
+            f"!{v}isToken || !has(object.spec.expirationSeconds) || "
+            f"object.spec.expirationSeconds <= {MAX_TOKEN_SECONDS}",
+            _say(f"may only mint tokens that live at most {MAX_TOKEN_SECONDS // 3600} hours: refused on ") + on_object,
         ),
         (
             f"{v}grantable",
@@ -146,6 +188,9 @@ def operator_admission_policy(member_namespace: str, grantable: list[str]) -> li
     ]
     rules.append(
         {"apiGroups": [names.GROUP], "apiVersions": ["*"], "resources": [names.PLURAL_WORKSPACE], "operations": ops}
+    )
+    rules.append(
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts/token"], "operations": ["CREATE"]}
     )
     labels = {names.LABEL_MANAGED_BY: "bizdomain-join", names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     policy = {

@@ -16,6 +16,7 @@ from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
+from bizdomain.plan.subjects import allowed_subjects
 from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
 
 
@@ -92,8 +93,15 @@ def binding_clusters(binding: BindingRecord, world: World) -> list[str]:
     return sorted(m.name for m in world.members.values() if not m.deleting and selects(binding, m))
 
 
-def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem) -> TenantPlan:
+def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem, settings: Settings) -> TenantPlan:
+    """A tenant whose binding (or domain) cannot be parsed: held as it is, except that the people
+    the platform removed from a department (or whole departments) still lose their rights."""
     environment = binding.spec.environment if binding.spec else binding.name
+    departments = None
+    if domain.spec is not None:
+        departments = {
+            d.name: [s.to_rbac() for s in allowed_subjects(d.members, settings)] for d in domain.spec.departments
+        }
     return TenantPlan(
         domain.name,
         environment,
@@ -104,6 +112,7 @@ def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem) -> T
         hold=True,
         generations=(domain.generation, binding.generation),
         domain_uid=domain.uid,
+        departments=departments,
     )
 
 
@@ -158,7 +167,7 @@ def plan_cluster(
             reason = domain.error or binding.error or "unparseable spec"
             environment = binding.spec.environment if binding.spec else binding.name
             plan.tenants[(domain.name, environment)] = _frozen(
-                domain, binding, Problem(names.Reason.INVALID_SPEC, reason)
+                domain, binding, Problem(names.Reason.INVALID_SPEC, reason), settings
             )
             continue
         if not selects(binding, member):

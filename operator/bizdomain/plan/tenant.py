@@ -49,6 +49,9 @@ class TenantPlan:
     # RoleBinding name -> (ClusterRole, subjects) the binding's valid part grants in each namespace:
     # the most a frozen tenant's RoleBindings may keep.
     grants: dict[str, tuple[str, list[dict[str, str]]]] = field(default_factory=dict)
+    # A held tenant (unparseable binding): the domain's departments and their members, so that
+    # revocations the platform makes still happen (None: the domain is unparseable too).
+    departments: dict[str, list[dict[str, str]]] | None = None
     workspace: dict[str, Any] | None = None
     generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
     # The Workspace built for these namespaces (built once, shared by copies of this plan).

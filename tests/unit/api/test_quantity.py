@@ -64,13 +64,20 @@ def test_equal_quantities_have_equal_values(a: str, b: str) -> None:
     assert parse_quantity(a) == parse_quantity(b)
 
 
+def test_a_leading_plus_parses_as_the_api_server_admits_it() -> None:
+    # The CEL rule (isQuantity, not below 0) admits "+1": the parser must agree, or a stored spec
+    # could not be parsed and its binding would be held (see tests/unit/test_decide.py).
+    assert parse_quantity("+1") == 1
+    assert parse_quantity("+500m") == Decimal("0.5")
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "",
         " ",
         "-1",
-        "+1",
+        "++1",
         "4 cores",
         "1K",
         "1gi",

@@ -14,7 +14,15 @@ def test_it_matches_only_the_member_identity() -> None:
     assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
     assert policy["spec"]["failurePolicy"] == "Fail"
     resources = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
-    assert resources == {"namespaces", "resourcequotas", "limitranges", "rolebindings", "networkpolicies", "workspaces"}
+    assert resources == {
+        "namespaces",
+        "resourcequotas",
+        "limitranges",
+        "rolebindings",
+        "networkpolicies",
+        "workspaces",
+        "serviceaccounts/token",
+    }
 
 
 def test_it_names_the_member_namespace_and_exactly_the_grantable_roles() -> None:
