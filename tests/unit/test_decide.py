@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,7 +101,9 @@ def test_a_released_namespace_is_taken_back_only_by_its_own_environment() -> Non
 def test_every_namespace_on_a_member_serving_a_protected_environment_is_protected() -> None:
     shared = Member("shared")
     world = world_of(
-        [payments()], [bind("dev", deletionPolicy="Delete", namespaceTemplate="{project}-dev")], shared=DEV_PROD
+        [payments()],
+        [bind("dev", deletionPolicy="Delete", namespaceTemplate="{project}-{environment}")],
+        shared=DEV_PROD,
     )
     converge(world, {"shared": shared}, SETTINGS)
     assert shared.namespaces()["payments-dev"]["metadata"]["labels"][names.LABEL_PROTECTED] == "true"
@@ -136,13 +139,17 @@ def test_an_older_domain_cannot_take_a_younger_domains_namespace_by_template() -
     api = [{"name": "api"}]
     victim = bind("dev", "dispatch", deletionPolicy="Delete", namespaceTemplate="{domain}-{project}")
     dispatch = factories.domain("dispatch", factories.domain_spec_dict(projects=api), created="2024-06-01T00:00:00Z")
-    world = world_of([payments(projects=api), dispatch], [victim], dev=("dev",))
+    world = world_of([payments(projects=[{"name": "dispatch-api"}]), dispatch], [victim], dev=("dev",))
     converge(world, members, SETTINGS)
     before = uids(dev)
     rbs = {k for k in dev.objects if k[0] == "RoleBinding"}
 
-    attack = bind("dev", "payments", namespaceTemplate="dispatch-{project}", deletionPolicy="Delete")
-    world = world_of([payments(projects=api), dispatch], [victim, attack], dev=("dev",))
+    # A literal naming the victim is refused at admission (the model says the same) ...
+    with pytest.raises(ValueError, match="may only join"):
+        bind("dev", "payments", namespaceTemplate="dispatch-{project}")
+    # ... but names the platform chose can still meet: payments was given a project 'dispatch-api'.
+    attack = bind("dev", "payments", namespaceTemplate="{project}", deletionPolicy="Delete")
+    world = world_of([payments(projects=[{"name": "dispatch-api"}]), dispatch], [victim, attack], dev=("dev",))
     converge(world, members, SETTINGS)
     assert uids(dev) == before
     assert {k for k in dev.objects if k[0] == "RoleBinding"} == rbs
@@ -355,7 +362,7 @@ def test_namespaces_are_judged_on_their_metadata_and_steady_state_makes_no_write
 # --- property: any sequence of two owners' edits ---------------------------------------------------
 
 PROPERTY_MEMBERS = {"c1": ("dev",), "c2": ("prod",), "c3": ("dev", "prod")}
-COLLIDING_TEMPLATES = ["{project}", "{project}", "a-{project}", "{domain}-{project}", "{project}-{environment}"]
+COLLIDING_TEMPLATES = ["{project}", "{project}", "{domain}-{project}", "{project}-{domain}", "{project}-{environment}"]
 COLLIDING_PROJECTS = st.none() | st.lists(st.sampled_from(["a", "b", "a-b", "a-a"]), unique=True, max_size=2)
 
 

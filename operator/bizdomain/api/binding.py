@@ -29,7 +29,12 @@ from bizdomain.api.domain import ClusterOutcome
 
 ROLE_PATTERN = r"^[a-z0-9]([-a-z0-9:.]*[a-z0-9])?$"
 DEFAULT_NAMESPACE_TEMPLATE = "{project}"
+# The characters a template may hold; the rule below then allows placeholders joined by "-" only, so
+# every namespace name is spelled from names the platform chose (domain, project, environment),
+# never from a literal a tenant wrote, which could spell another domain's namespace (a squat on a
+# name before its domain is bound there).
 TEMPLATE_PATTERN = r"^([a-z0-9-]|\{domain\}|\{project\}|\{environment\})+$"
+TEMPLATE_RULE = "namespaceTemplate may only join {domain}, {project} and {environment} with '-' (no other text)"
 EnvironmentName = Annotated[DnsLabel, Field(max_length=20)]
 
 
@@ -122,7 +127,13 @@ class EnvironmentBindingSpec(ApiModel):
         max_length=63,
         pattern=TEMPLATE_PATTERN,
         description="Namespace name from {domain}, {project} and {environment}; must contain {project}.",
-        json_schema_extra=validations(rule("self.contains('{project}')", "namespaceTemplate must contain {project}")),
+        json_schema_extra=validations(
+            rule("self.contains('{project}')", "namespaceTemplate must contain {project}"),
+            rule(
+                "self.replace('{domain}', '').replace('{project}', '').replace('{environment}', '').matches('^-*$')",
+                TEMPLATE_RULE,
+            ),
+        ),
     )
     deletion_policy: DeletionPolicy | None = Field(
         None, description="Retain (the domain's default) leaves namespaces; Delete removes them."
@@ -133,6 +144,11 @@ class EnvironmentBindingSpec(ApiModel):
         # The CEL rules, again, for objects stored before they existed.
         if "{project}" not in self.namespace_template:
             raise ValueError("namespaceTemplate must contain {project}")
+        bare = self.namespace_template
+        for placeholder in ("{domain}", "{project}", "{environment}"):
+            bare = bare.replace(placeholder, "")
+        if bare.strip("-"):
+            raise ValueError(TEMPLATE_RULE)
         for entry in self.access:
             if entry.role == "cluster-admin" or entry.role.startswith("system:"):
                 raise ValueError("cluster-admin and system: roles can never be granted to a domain")

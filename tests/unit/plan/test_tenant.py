@@ -306,7 +306,6 @@ def test_empty_project_list_plans_only_the_workspace() -> None:
         ("{domain}-{project}", "payments-api"),
         ("{project}-{environment}", "api-dev"),
         ("{domain}-{project}-{environment}", "payments-api-dev"),
-        ("team-{project}", "team-api"),
     ],
 )
 def test_namespace_template(template: str, expected: str) -> None:
@@ -344,28 +343,21 @@ def test_projects_named_like_platform_namespaces_are_refused_by_the_model(projec
 
 
 @pytest.mark.parametrize(
-    ("template", "project", "settings"),
-    [
-        pytest.param("de{project}", "fault", SETTINGS, id="default"),
-        pytest.param(
-            "de{project}", "fault", Settings(protected_namespaces=("vault",)), id="default-with-configured-list"
-        ),
-    ],
+    "template", ["de{project}", "kube-{project}", "team-{project}", "{project}op", "x{domain}-{project}"]
 )
-def test_template_that_spells_default_is_dropped(template: str, project: str, settings: Settings) -> None:
-    plan = plan_for(
-        factories.domain_spec_dict(projects=[{"name": project}]),
-        factories.binding_spec_dict(namespaceTemplate=template),
-        settings,
-    )
-    assert plan.namespaces == []
-    assert reasons(plan) == [names.Reason.NAMESPACE_PROTECTED]
+def test_templates_with_literal_text_are_refused_by_the_model(template: str) -> None:
+    # A literal could spell another domain's namespace (or default, kube-*): only placeholders and '-'.
+    with pytest.raises(ValueError, match="may only join"):
+        factories.binding("dev", factories.binding_spec_dict(namespaceTemplate=template))
 
 
-def test_template_that_spells_a_protected_namespace_is_dropped() -> None:
+@pytest.mark.parametrize("settings", [SETTINGS, Settings(protected_namespaces=("vault",))])
+def test_template_that_spells_a_protected_namespace_is_dropped(settings: Settings) -> None:
     plan = plan_for(
         factories.domain_spec_dict(projects=[{"name": "system"}]),
-        factories.binding_spec_dict(namespaceTemplate="kube-{project}"),
+        factories.binding_spec_dict(namespaceTemplate="{domain}-{project}"),
+        settings,
+        domain="kube",
     )
     assert plan.namespaces == []
     assert reasons(plan) == [names.Reason.NAMESPACE_PROTECTED]
@@ -421,10 +413,10 @@ def test_overlong_namespace_freezes_the_tenant() -> None:
 
 
 def test_namespace_of_exactly_63_characters_is_fine() -> None:
-    project = "p" * (63 - len("payments-"))
     plan = plan_for(
-        factories.domain_spec_dict(projects=[{"name": "p"}, {"name": project[:40]}]),
-        factories.binding_spec_dict(namespaceTemplate="{domain}-{project}" + "x" * (63 - len("payments-") - 40)),
+        factories.domain_spec_dict(projects=[{"name": "p"}, {"name": "p" * 40}]),
+        factories.binding_spec_dict("d" * 6, namespaceTemplate="{domain}-{project}-{environment}-{environment}"),
+        environment="d" * 6,
     )
     assert not plan.frozen
     assert max(len(n) for n in plan.namespaces) == 63
