@@ -259,8 +259,10 @@ async def unjoin(args: argparse.Namespace) -> int:
             paths = Paths(member)
             try:
                 # The identity first, its bounds last: it is never unbounded while it exists.
-                identity = member_objects(args.member_namespace, [])[1:]
-                for obj in [*reversed(identity[2:]), *reversed(identity[:2])]:
+                objects = member_objects(args.member_namespace, [])[1:]
+                bounds = [o for o in objects if o["kind"].startswith("ValidatingAdmissionPolicy")]
+                identity = [o for o in objects if o not in bounds]
+                for obj in [*reversed(identity), *reversed(bounds)]:
                     try:
                         await member.request("DELETE", await paths(obj))
                     except KubeError as exc:

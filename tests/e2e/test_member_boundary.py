@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from support.platform import NAMESPACE, Platform
+from support.poll import wait_until
 
 from .test_security import member_kubeconfig
 
@@ -24,6 +25,16 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 WHO = "bizdomain's member identity"
 MANAGED = {"app.kubernetes.io/managed-by": "bizdomain"}
 LABEL = "app.kubernetes.io/managed-by=bizdomain"
+
+
+def tenant_labels(domain: str, environment: str = "dev") -> dict[str, str]:
+    """What the operator puts on its objects in a tenant namespace (the policy wants the namespace's tenant)."""
+    return {
+        **MANAGED,
+        "bizdomain.io/component": "tenant",
+        "bizdomain.io/domain": domain,
+        "bizdomain.io/environment": environment,
+    }
 
 
 def role_binding(namespace: str, role: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -104,11 +115,16 @@ def test_no_cluster_admin_and_no_foreign_role_even_in_managed_namespaces(
     attacker.create(role_binding(unique_name, "edit", MANAGED), says="forbidden")
     # The blast radius, as the README says: inside bizdomain's own namespaces the token can grant
     # bizdomain's roles (that is the operator's job); never anything else, anywhere else.
-    allowed = attacker.run(
-        "create", "-f", "-", input=json.dumps(role_binding(unique_name, "bizdomain.io:viewer", MANAGED))
-    )
+    # (named as bizdomain names them and labelled for the namespace's tenant, so the operator, which did
+    # not plan it, prunes it as its own)
+    ours = role_binding(unique_name, "bizdomain.io:viewer", tenant_labels(unique_name))
+    ours["metadata"]["name"] = "bizdomain.io:department:mallory:viewer"
+    allowed = attacker.run("create", "-f", "-", input=json.dumps(ours))
     assert allowed.returncode == 0, allowed.stderr
-    platform.member("dev").kubectl("delete", "rolebinding", "mallory-takes-over", "-n", unique_name)
+    wait_until(
+        lambda: platform.get("rolebinding", ours["metadata"]["name"], unique_name, cluster="dev") is None,
+        timeout=60, what="the operator pruning the RoleBinding it did not plan",
+    )  # fmt: skip
 
 
 def test_platform_roles_and_crd_cannot_be_rewritten(platform: Platform, tmp_path: Path) -> None:
@@ -201,7 +217,8 @@ def test_inside_managed_namespaces_only_bizdomain_objects(
     attacker.refused("label", "rolebinding", "hand-made", "-n", unique_name, "app.kubernetes.io/managed-by=bizdomain",
                      says="may only change or delete objects labelled")  # fmt: skip
     # RBAC lets it bind a Role whose rights it holds; the policy does not
-    to_role = role_binding(unique_name, "quota-reader", MANAGED)
+    to_role = role_binding(unique_name, "quota-reader", tenant_labels(unique_name))
+    to_role["metadata"]["name"] = "bizdomain.io:department:mallory:quota-reader"
     to_role["roleRef"]["kind"] = "Role"
     attacker.create(to_role, says="may only bind the ClusterRoles bizdomain.io:admin, bizdomain.io:deployer")
     workspace = {"apiVersion": "bizdomain.io/v1alpha1", "kind": "Workspace", "metadata": {"name": f"{unique_name}.x"},
@@ -213,3 +230,30 @@ def test_inside_managed_namespaces_only_bizdomain_objects(
     assert snapshot(platform, "dev", unique_name) == before
     dev.kubectl("delete", "rolebinding", "hand-made", "-n", unique_name)
     dev.kubectl("delete", "role", "quota-reader", "-n", unique_name)
+
+
+def test_no_backdoor_namespace_no_foreign_or_unnamed_rolebinding_no_long_token(
+    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+) -> None:
+    """The security review's backdoors with the stolen token: a namespace of its own at Pod Security
+    privileged, RoleBindings that are not bizdomain's or claim another tenant, a ten-year token."""
+    make_domain(unique_name, envs=("dev",))
+    attacker = Attacker(platform, "dev", tmp_path)
+    tenant = tenant_labels(unique_name)
+    backdoor = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{unique_name}-backdoor"}}
+    backdoor["metadata"]["labels"] = {**MANAGED, "pod-security.kubernetes.io/enforce": "privileged"}
+    attacker.create(backdoor, says="may only make namespaces that carry a tenant's labels")
+    backdoor["metadata"]["labels"] = {**tenant, "pod-security.kubernetes.io/enforce": "privileged"}
+    attacker.create(backdoor, says="Pod Security level of baseline or restricted")
+    before = snapshot(platform, "dev", unique_name)
+    plain = role_binding(unique_name, "bizdomain.io:admin", tenant)
+    attacker.create(plain, says="may only write RoleBindings named bizdomain.io:*")
+    foreign = role_binding(unique_name, "bizdomain.io:admin", {**tenant, "bizdomain.io/domain": "someone-else"})
+    foreign["metadata"]["name"] = "bizdomain.io:department:zz:admin"
+    attacker.create(foreign, says="may only write objects labelled for the tenant of their namespace")
+    attacker.refused(
+        "create", "token", "bizdomain-operator", "-n", NAMESPACE, "--duration=87600h",
+        says="may only mint tokens that live at most 48 hours",
+    )  # fmt: skip
+    assert snapshot(platform, "dev", unique_name) == before
+    assert platform.get("namespace", f"{unique_name}-backdoor", cluster="dev") is None

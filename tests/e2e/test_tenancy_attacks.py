@@ -139,12 +139,20 @@ def test_an_older_domain_cannot_take_over_a_younger_domains_namespace_by_templat
         assert attacker_view(platform, attacker, target) == attacker_rights
         platform.wait_binding(victim, "dev")
 
-    owner_patch(
-        platform,
-        attacker,
-        "dev",
-        {"spec": {"namespaceTemplate": f"{victim}-{{project}}", "deletionPolicy": "Delete"}},
-    )
+    # The owner writes the victim's name into its template: refused at admission.
+    literal = {"spec": {"namespaceTemplate": f"{victim}-{{project}}", "deletionPolicy": "Delete"}}
+    args = ("patch", "environmentbinding", "dev", "-n", f"domain-{attacker}", "--type=merge", "-p")
+    refused = as_owner(platform, attacker, *args, json.dumps(literal), check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert "may only join {domain}, {project} and {environment}" in refused.stderr, refused.stderr
+    victim_unchanged()
+    # Names the platform chose can still meet (the attacker's domain was given a project named like
+    # the victim's namespace): the owner aims its bare {project} template at it, policy Delete.
+    platform.host.kubectl(
+        "patch", "businessdomain", attacker, "--type=merge", "-p",
+        json.dumps({"spec": {"projects": [{"name": target}]}}),
+    )  # fmt: skip
+    owner_patch(platform, attacker, "dev", {"spec": {"namespaceTemplate": "{project}", "deletionPolicy": "Delete"}})
     binding = platform.wait_reason(attacker, "dev", "NamespaceConflict")
     said = message(binding, platform)
     assert f"'{target}'" in said, said

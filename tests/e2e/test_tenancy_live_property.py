@@ -63,9 +63,8 @@ def draw(seed: int, a: str, b: str) -> list[Edit]:
         {"selector": {"matchLabels": {ENVIRONMENT: "prod"}}},
         {"selector": {"matchLabels": {ENVIRONMENT: "dev"}}},
     ]
-    # weighted to collide: a bare {project} is the same name for both, and each other's prefix
-    templates = ["{project}"] * 3 + ["{domain}-{project}"] * 2 + [f"{a}-{{project}}", f"{b}-{{project}}"]
-    templates.append("{project}-{environment}")
+    # weighted to collide: a bare {project} is the same name for both (literals are refused at admission)
+    templates = ["{project}"] * 4 + ["{domain}-{project}"] * 2 + ["{project}-{environment}"]
     bound: set[tuple[str, str]] = set()
     edits = []
     for _ in range(EDITS):

@@ -52,7 +52,6 @@ def _variables(member_namespace: str, grantable: list[str]) -> list[dict[str, st
         "newProtected": f"request.operation != 'DELETE' && {_label('object', names.LABEL_PROTECTED)} == 'true'",
         "oldProtected": f"request.operation != 'CREATE' && {_label('oldObject', names.LABEL_PROTECTED)} == 'true'",
         "reservedName": f"request.name.startsWith('kube-') || request.name in {reserved}",
-        "isToken": "request.subResource == 'token'",
         "tenantLabels": (
             f"request.operation != 'DELETE' && {_label('object', names.LABEL_COMPONENT)} == "
             f"'{names.COMPONENT_TENANT}' && {_label('object', names.LABEL_DOMAIN)} != '' && "
@@ -112,16 +111,16 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
             + _say(f"is labelled {names.LABEL_PROTECTED}=true: ", "may never delete it or remove that label"),
         ),
         (
-            f"{v}isNamespace || {v}isToken || request.resource.resource == '{names.PLURAL_WORKSPACE}' || {v}nsManaged "
+            f"{v}isNamespace || request.resource.resource == '{names.PLURAL_WORKSPACE}' || {v}nsManaged "
             f"|| (request.operation == 'DELETE' && {v}nsReleased)",
             _say(f"may only write in namespaces labelled {managed}: refused on ") + on_object,
         ),
         (
-            f"{v}isNamespace || {v}isToken || request.operation == 'DELETE' || {v}newManaged",
+            f"{v}isNamespace || request.operation == 'DELETE' || {v}newManaged",
             _say(f"may only create or change objects labelled {managed}: refused on ") + on_object,
         ),
         (
-            f"{v}isNamespace || {v}isToken || request.operation == 'CREATE' || {v}oldManaged",
+            f"{v}isNamespace || request.operation == 'CREATE' || {v}oldManaged",
             _say(f"may only change or delete objects labelled {managed}: refused on ") + on_object,
         ),
         (
@@ -133,7 +132,7 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
             + on_namespace,
         ),
         (
-            f"{v}isNamespace || {v}isToken || request.resource.resource == '{names.PLURAL_WORKSPACE}' || "
+            f"{v}isNamespace || request.resource.resource == '{names.PLURAL_WORKSPACE}' || "
             f"request.operation == 'DELETE' || ({v}tenantLabels && {v}sameTenant)",
             _say("may only write objects labelled for the tenant of their namespace: refused on ") + on_object,
         ),
@@ -141,11 +140,6 @@ def _validations(member_namespace: str, grantable: list[str]) -> list[dict[str, 
             f"request.resource.resource != 'rolebindings' || request.operation == 'DELETE' || "
             f"request.name.startsWith('{names.ROLE_PREFIX}')",
             _say(f"may only write RoleBindings named {names.ROLE_PREFIX}*: refused on ") + on_object,
-        ),
-        (
-            f"!{v}isToken || !has(object.spec.expirationSeconds) || "
-            f"object.spec.expirationSeconds <= {MAX_TOKEN_SECONDS}",
-            _say(f"may only mint tokens that live at most {MAX_TOKEN_SECONDS // 3600} hours: refused on ") + on_object,
         ),
         (
             f"{v}grantable",
@@ -189,9 +183,6 @@ def operator_admission_policy(member_namespace: str, grantable: list[str]) -> li
     rules.append(
         {"apiGroups": [names.GROUP], "apiVersions": ["*"], "resources": [names.PLURAL_WORKSPACE], "operations": ops}
     )
-    rules.append(
-        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts/token"], "operations": ["CREATE"]}
-    )
     labels = {names.LABEL_MANAGED_BY: "bizdomain-join", names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     policy = {
         "apiVersion": ADMISSION,
@@ -210,10 +201,52 @@ def operator_admission_policy(member_namespace: str, grantable: list[str]) -> li
             "validations": _validations(member_namespace, grantable),
         },
     }
-    binding = {
+    return [policy, _binding(names.OPERATOR_POLICY, labels), *_token_policy(member_namespace, labels)]
+
+
+def _binding(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
         "apiVersion": ADMISSION,
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": names.OPERATOR_POLICY, "labels": labels},
-        "spec": {"policyName": names.OPERATOR_POLICY, "validationActions": ["Deny"]},
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
     }
-    return [policy, binding]
+
+
+def _token_policy(member_namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Tokens the identity mints for itself (renewal) live at most MAX_TOKEN_SECONDS: a leaked token
+    cannot buy itself years. A policy of its own: its object is a TokenRequest, typed apart."""
+    name = f"{names.OPERATOR_POLICY}-tokens"
+    message = _say(f"may only mint tokens that live at most {MAX_TOKEN_SECONDS // 3600} hours")
+    policy = {
+        "apiVersion": ADMISSION,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["serviceaccounts/token"],
+                        "operations": ["CREATE"],
+                    }
+                ]
+            },
+            "matchConditions": [
+                {
+                    "name": "bizdomain-member-identity",
+                    "expression": f"request.userInfo.username == {json.dumps(operator_identity(member_namespace))}",
+                }
+            ],
+            "validations": [
+                {
+                    "expression": f"!has(object.spec.expirationSeconds) || "
+                    f"object.spec.expirationSeconds <= {MAX_TOKEN_SECONDS}",
+                    "message": json.loads(message),
+                }
+            ],
+        },
+    }
+    return [policy, _binding(name, labels)]
