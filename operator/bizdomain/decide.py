@@ -36,6 +36,7 @@ from typing import Any
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
+from bizdomain.plan.attribution import claimed_tenant
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, build, tenant_labels
 from bizdomain.plan.tenant import role_binding
 
@@ -108,13 +109,7 @@ def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
 
 def tenant_of(obj: Mapping[str, Any]) -> TenantKey | None:
     """The (domain, environment) an object's labels give it, when it is a tenant object of ours."""
-    labels = _labels(obj)
-    if labels.get(names.LABEL_MANAGED_BY) != names.MANAGED_BY_VALUE:
-        return None
-    if labels.get(names.LABEL_COMPONENT) != names.COMPONENT_TENANT:
-        return None
-    domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
-    return (domain, environment) if domain and environment else None
+    return claimed_tenant(_labels(obj))
 
 
 def owns(namespace: Mapping[str, Any], tenant: TenantKey, uids: tuple[str, ...]) -> bool:
