@@ -103,13 +103,7 @@ class MemberClients:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise CredentialsError(f"{where} key {secret_key!r} is not a text kubeconfig") from exc
         try:
-            kube = await kube_from_kubeconfig(
-                text,
-                cluster,
-                self.settings,
-                key_dir=self._key_dir,
-                safe_only=not self.settings.allow_unsafe_kubeconfigs,
-            )
+            kube = await self._client(text, cluster)
         except CredentialsError as exc:
             raise CredentialsError(f"{where} key {secret_key!r}: {exc}") from exc
         if entry is not None:
@@ -117,6 +111,12 @@ class MemberClients:
             await entry.kube.close()
         self._entries[cluster] = self._entry(version, kube, text)
         return kube
+
+    async def _client(self, text: str, cluster: str) -> Kube:
+        """A client from a member's kubeconfig, refusing plugins, files and http unless the platform opts in."""
+        return await kube_from_kubeconfig(
+            text, cluster, self.settings, key_dir=self._key_dir, safe_only=not self.settings.allow_unsafe_kubeconfigs
+        )
 
     def _entry(self, version: str, kube: Kube, text: str) -> _Entry:
         token = kubeconfig_token(text)
@@ -138,13 +138,7 @@ class MemberClients:
             }
             path = f"/api/v1/namespaces/{self.settings.namespace}/secrets/{secret_name}"
             written = await self.host.request("PATCH", path, body=patch, content_type="application/merge-patch+json")
-            kube = await kube_from_kubeconfig(
-                text,
-                cluster,
-                self.settings,
-                key_dir=self._key_dir,
-                safe_only=not self.settings.allow_unsafe_kubeconfigs,
-            )
+            kube = await self._client(text, cluster)
         except (KubeError, CredentialsError, ValueError) as exc:
             expires = entry.claims.expires - time.time()
             log.warning(

@@ -19,8 +19,9 @@ import re
 from typing import Any
 
 from bizdomain import names
+from bizdomain.plan.roles import ADMISSION_API_VERSION
 
-ADMISSION = "admissionregistration.k8s.io/v1"
+ADMISSION = ADMISSION_API_VERSION
 NAMESPACED_KINDS = (
     ("", "resourcequotas"),
     ("", "limitranges"),
@@ -183,7 +184,7 @@ def operator_admission_policy(member_namespace: str, grantable: list[str]) -> li
     rules.append(
         {"apiGroups": [names.GROUP], "apiVersions": ["*"], "resources": [names.PLURAL_WORKSPACE], "operations": ops}
     )
-    labels = {names.LABEL_MANAGED_BY: "bizdomain-join", names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
+    labels = {names.LABEL_MANAGED_BY: names.JOIN_MANAGED_BY, names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     policy = {
         "apiVersion": ADMISSION,
         "kind": "ValidatingAdmissionPolicy",
