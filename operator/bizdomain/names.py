@@ -131,6 +131,15 @@ class Reason:
     SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
 
 
+# A pass that failed for one of these reasons says the member cannot be reached (or refused us).
+UNREACHABLE_REASONS: Final = (Reason.CLUSTER_UNREACHABLE, Reason.CREDENTIALS_INVALID)
+
+
 def role_cluster_role(role: str) -> str:
     """The member ClusterRole an access entry's role names: ours by suffix, else as given."""
     return f"{ROLE_PREFIX}{role}" if role in BUILTIN_ROLES else role
+
+
+def workspace_name(domain: str, environment: str) -> str:
+    """The name of a domain's Workspace on a member: one per environment."""
+    return f"{domain}.{environment}"

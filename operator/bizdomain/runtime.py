@@ -27,8 +27,9 @@ from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
 from bizdomain.plan import MemberRecord, World, desired_host, plan_cluster
 from bizdomain.plan.host import quarantine
+from bizdomain.report import ClusterReport, failure_reason
 from bizdomain.reporting import StatusWriter
-from bizdomain.sync import ClusterReport, sync_cluster
+from bizdomain.sync import sync_cluster
 from bizdomain.sync.host import sync_host
 from bizdomain.sync.view import MemberView
 
@@ -268,8 +269,7 @@ class Runtime:
         elapsed = time.monotonic() - clock
         metrics.RECONCILE_SECONDS.labels(name).observe(elapsed)
         metrics.RECONCILES.labels(name, "success" if report.ok else "error").inc()
-        reachable = report.reason not in (names.Reason.CLUSTER_UNREACHABLE, names.Reason.CREDENTIALS_INVALID)
-        metrics.MEMBER_REACHABLE.labels(name).set(1 if reachable else 0)
+        metrics.MEMBER_REACHABLE.labels(name).set(1 if report.reachable else 0)
         previous = self.passes.get(name)
         if previous is None or previous.report.ok != report.ok or previous.report.reason != report.reason:
             level = logging.INFO if report.ok else logging.WARNING
@@ -343,7 +343,7 @@ class Runtime:
                 if exc.status in (401, 403):
                     reason, message = names.Reason.CREDENTIALS_INVALID, _refused(secret, exc)
                     return ClusterReport(member.name, ok=False, reason=reason, message=message)
-                reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
+                reason = failure_reason(None, exc.unreachable)
                 return ClusterReport(
                     member.name, ok=False, reason=reason, message=f"cannot reach the API server: {exc}"
                 )

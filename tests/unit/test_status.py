@@ -9,9 +9,10 @@ import pytest
 from bizdomain import names
 from bizdomain.api.binding import EnvironmentBindingStatus
 from bizdomain.api.common import Condition
+from bizdomain.conditions import same_status
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
-from bizdomain.status import binding_status, domain_status, member_status, same_status
-from bizdomain.sync.report import ClusterReport, TenantOutcome
+from bizdomain.report import ClusterReport, TenantOutcome
+from bizdomain.status import binding_status, domain_status, member_status
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -371,10 +372,12 @@ def test_member_keeps_its_last_probe_time_in_a_steady_state() -> None:
 
 
 def test_same_status() -> None:
-    old = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}], "other": "kept"}
+    old = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
     assert same_status({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}, old)
     assert not same_status({"observedGeneration": 2}, old)
     assert not same_status({"conditions": []}, old)
+    # A field the object holds that the new status no longer has is written away.
+    assert not same_status({"observedGeneration": 1}, {**old, "summary": {"clusters": "1/1"}})
 
 
 def test_a_host_namespace_conflict_makes_the_domain_unready_and_says_why() -> None:

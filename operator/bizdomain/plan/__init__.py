@@ -17,7 +17,7 @@ from bizdomain.plan.host import HostPlan, desired_host, domain_trusted, host_nam
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired, tenant_labels
 from bizdomain.plan.subjects import subject_problems
-from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant, workspace_name
+from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
 
 __all__ = [
     "BindingRecord",
@@ -43,5 +43,4 @@ __all__ = [
     "subject_problems",
     "tenant_labels",
     "unknown_clusters",
-    "workspace_name",
 ]

@@ -70,7 +70,7 @@ class TenantPlan:
         if self.built is None or self.built[0] != kept:
             spec = {**self.workspace, "namespaces": list(kept)}
             labels = tenant_labels(self.domain, self.environment)
-            name = workspace_name(self.domain, self.environment)
+            name = names.workspace_name(self.domain, self.environment)
             annotations = {names.ANNOTATION_DOMAIN_UID: self.domain_uid}
             self.built = (kept, build("Workspace", name, None, labels, {"spec": spec}, annotations))
         return [self.built[1], *self.children]
@@ -299,10 +299,6 @@ def _isolation(namespace: str, labels: dict[str, str], domain: str, environment:
     peers = {"namespaceSelector": {"matchLabels": {names.LABEL_DOMAIN: domain, names.LABEL_ENVIRONMENT: environment}}}
     content = {"spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [peers]}]}}
     return build("NetworkPolicy", names.NETWORK_POLICY_NAME, namespace, labels, content)
-
-
-def workspace_name(domain: str, environment: str) -> str:
-    return f"{domain}.{environment}"
 
 
 def _workspace_spec(domain: DomainRecord, plan: TenantPlan) -> dict[str, Any]:
