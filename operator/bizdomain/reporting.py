@@ -21,7 +21,7 @@ from bizdomain.concurrency import each
 from bizdomain.conditions import now, same_status
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, host_namespace_state
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, host_namespace_state, place
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.host import HostNamespace
 from bizdomain.report import ClusterReport, TenantOutcome
@@ -70,12 +70,13 @@ class StatusWriter:
         writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
         conflicts = self._host_conflicts(world)
+        placement = place(world)
         for i, binding in enumerate(world.bindings.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
             if domain_for_namespace(binding.namespace, self.settings) in conflicts:
                 continue  # not the operator's namespace: nothing is written into it, not even status
-            status = binding_status(binding, world, reports, self.settings)
+            status = binding_status(binding, world, reports, self.settings, placement)
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
             writes.append(

@@ -18,8 +18,8 @@ from bizdomain.api.domain import BusinessDomainStatus, ClusterOutcome, DomainSum
 from bizdomain.api.member import MemberClusterStatus
 from bizdomain.conditions import Verdict, blocking, conditions, now
 from bizdomain.config import Settings
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, binding_clusters, binding_domain
-from bizdomain.plan.cluster import domain_for_namespace, foreign_clusters, unknown_clusters
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Placement, Selection, World, binding_domain
+from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.report import ClusterReport
 
 # What makes a member not Ready: it cannot be reached, refused us, or lacks what `bizdomain join` installs.
@@ -61,9 +61,13 @@ def _outcome(
 
 
 def binding_status(
-    binding: BindingRecord, world: World, reports: Mapping[str, ClusterReport], settings: Settings
+    binding: BindingRecord,
+    world: World,
+    reports: Mapping[str, ClusterReport],
+    settings: Settings,
+    placement: Placement,
 ) -> EnvironmentBindingStatus:
-    """The whole status of one EnvironmentBinding."""
+    """The whole status of one EnvironmentBinding (``placement``: where the plan put each binding)."""
     domain = binding_domain(binding, world, settings)
     domain_name = domain_for_namespace(binding.namespace, settings)
     previous = list(binding.status.get("conditions") or [])
@@ -79,7 +83,7 @@ def binding_status(
     elif binding.spec is None or domain.spec is None:
         verdict = Verdict.failed(names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec")
     else:
-        verdict = _binding_verdict(binding, domain, world, reports, status)
+        verdict = _binding_verdict(binding, domain, placement.of(binding), reports, status)
     status.conditions = conditions(verdict, binding.generation, previous)
     return status
 
@@ -87,14 +91,14 @@ def binding_status(
 def _binding_verdict(
     binding: BindingRecord,
     domain: DomainRecord,
-    world: World,
+    selection: Selection,
     reports: Mapping[str, ClusterReport],
     status: EnvironmentBindingStatus,
 ) -> Verdict:
     assert binding.spec is not None
     key = (domain.name, binding.spec.environment)
     gens = (domain.generation, binding.generation)
-    clusters = binding_clusters(binding, world)
+    clusters = selection.clusters
     current = True
     for cluster in clusters:
         outcome, fresh = _outcome(cluster, key, gens, reports.get(cluster))
@@ -102,12 +106,12 @@ def _binding_verdict(
         current = current and fresh
     ready_count = sum(1 for o in status.clusters if o.ready)
     status.summary = BindingSummary(clusters=f"{ready_count}/{len(clusters)}")
-    missing = unknown_clusters(binding, world)
+    missing = selection.unknown
     failing = [o for o in status.clusters if not o.ready and o.reason != names.Reason.PENDING]
     warnings = [o for o in status.clusters if o.ready and o.message]
     if missing:
         return Verdict.failed(names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
-    foreign = foreign_clusters(binding, world)
+    foreign = selection.foreign
     if foreign:
         return Verdict.failed(
             names.Reason.CLUSTER_NOT_IN_ENVIRONMENT,

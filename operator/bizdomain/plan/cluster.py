@@ -15,6 +15,7 @@ from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
+from bizdomain.plan.placement import selects
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.plan.subjects import allowed_subjects
 from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
@@ -52,45 +53,6 @@ def domain_for_namespace(namespace: str, settings: Settings) -> str | None:
 def binding_domain(binding: BindingRecord, world: World, settings: Settings) -> DomainRecord | None:
     name = domain_for_namespace(binding.namespace, settings)
     return world.domains.get(name) if name else None
-
-
-def selects(binding: BindingRecord, member: MemberRecord) -> bool:
-    """Whether ``binding`` places its domain on ``member``: only ever a member that serves the
-    binding's environment; cluster names or a selector narrow that set, never widen it."""
-    if binding.spec is None or member.spec is None:
-        return False
-    if binding.spec.environment not in member.spec.environments:
-        return False
-    selection = binding.spec.clusters
-    if selection is not None and selection.names is not None:
-        return member.name in selection.names
-    if selection is not None and selection.selector is not None:
-        return selection.selector.matches(member.labels)
-    return True
-
-
-def foreign_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """Cluster names a binding lists that exist but do not serve its environment."""
-    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
-        return []
-    env = binding.spec.environment
-    return [
-        n
-        for n in binding.spec.clusters.names
-        if (m := world.members.get(n)) is not None and m.spec is not None and env not in m.spec.environments
-    ]
-
-
-def unknown_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """Cluster names a binding lists that no MemberCluster has."""
-    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
-        return []
-    return [n for n in binding.spec.clusters.names if n not in world.members]
-
-
-def binding_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """The member clusters a binding selects, sorted."""
-    return sorted(m.name for m in world.members.values() if not m.deleting and selects(binding, m))
 
 
 def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem, settings: Settings) -> TenantPlan:

@@ -20,12 +20,12 @@ from bizdomain.plan import (
     binding_clusters,
     binding_domain,
     domain_for_namespace,
+    foreign_clusters,
     plan_cluster,
     selects,
     tenant_labels,
     unknown_clusters,
 )
-from bizdomain.plan.cluster import foreign_clusters
 from unit import factories, strategies
 from unit.factories import SETTINGS
 
