@@ -193,7 +193,7 @@ class _Decider:
         unchanged = kept == tenant.namespaces and problems == tenant.problems and len(children) == len(tenant.children)
         if unchanged and all(a is b for a, b in zip(children, tenant.children, strict=True)):
             return tenant  # nothing to change: share the planned tenant (its Workspace is built once)
-        return replace(tenant, namespaces=kept, children=children, problems=problems)
+        return tenant.keeping(kept, children, problems)
 
     def _protected(self, desired: Desired) -> Desired:
         """A namespace on a member serving a protected environment, or once protected, stays so."""

@@ -107,18 +107,18 @@ def _runtime(memo: kopf.Memo, kwargs: dict[str, Any]) -> Runtime:
 # The indexes are coroutines although they never await: kopf runs plain functions in a thread
 # pool, which costs a thread hop per watch event and spreads the records over malloc arenas.
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
-async def domain_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {name: domain_record(body)}
+async def domain_index(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    return {name: domain_record(body, memo.runtime.specs)}
 
 
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_BINDING)
-async def binding_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(namespace, name): binding_record(body)}
+async def binding_index(namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): binding_record(body, memo.runtime.specs)}
 
 
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
-async def member_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {name: member_record(body)}
+async def member_index(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    return {name: member_record(body, memo.runtime.specs)}
 
 
 @kopf.index("v1", "namespaces")
@@ -129,32 +129,11 @@ async def host_namespace_index(name: str, body: kopf.Body, memo: kopf.Memo, **_:
     return {name: host_namespace_record(body)}
 
 
-_seen: dict[tuple[str, str | None, str], Any] = {}
-
-
-def _changed(kind: str, body: kopf.Body, event: kopf.RawEvent) -> bool:
-    """Whether the event changed what the operator acts on (not just status)."""
-    meta = body.get("metadata", {})
-    key = (kind, meta.get("namespace"), meta.get("name", ""))
-    if event.get("type") == "DELETED":
-        _seen.pop(key, None)
-        return True
-    fingerprint = (
-        meta.get("generation"),
-        bool(meta.get("deletionTimestamp")),
-        tuple(sorted((meta.get("labels") or {}).items())),
-    )
-    if _seen.get(key) == fingerprint:
-        return False
-    _seen[key] = fingerprint
-    return True
-
-
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
 async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A domain changed: every cluster syncs that domain."""
     runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_DOMAIN, body, event):
+    if runtime.changes.changed(names.KIND_DOMAIN, body, event.get("type")):
         runtime.poke(domain=body.get("metadata", {}).get("name"))
 
 
@@ -162,7 +141,7 @@ async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo
 async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A binding changed: every cluster syncs its domain."""
     runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_BINDING, body, event):
+    if runtime.changes.changed(names.KIND_BINDING, body, event.get("type")):
         namespace = body.get("metadata", {}).get("namespace") or ""
         runtime.poke(domain=domain_for_namespace(namespace, runtime.settings))
 
@@ -171,7 +150,7 @@ async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Mem
 async def on_member_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
     """A member cluster was added, changed or removed."""
     runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_MEMBER, body, event):
+    if runtime.changes.changed(names.KIND_MEMBER, body, event.get("type")):
         runtime.poke(members_changed=True)
 
 
@@ -184,7 +163,7 @@ async def on_host_namespace_event(
     if domain is None:
         return
     runtime = _runtime(memo, kwargs)
-    if _changed("Namespace", body, event):
+    if runtime.changes.changed("Namespace", body, event.get("type")):
         runtime.poke(domain=domain)
 
 

@@ -25,8 +25,9 @@ from typing import Any
 from bizdomain import metrics, names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
-from bizdomain.plan import MemberRecord, World, desired_host, plan_cluster
+from bizdomain.plan import MemberRecord, TenantMemo, World, desired_host, plan_cluster
 from bizdomain.plan.host import quarantine
+from bizdomain.records import ChangeFilter, SpecCache
 from bizdomain.report import ClusterReport, failure_reason
 from bizdomain.reporting import StatusWriter
 from bizdomain.sync import sync_cluster
@@ -97,6 +98,10 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = itertools.count(1)
         self.status = StatusWriter(settings, self.status_host)
+        # The runtime's caches, each an object of its own, passed to whoever uses it.
+        self.specs = SpecCache()  # parsed specs, for the index handlers
+        self.changes = ChangeFilter()  # what each host object last looked like, for the event handlers
+        self.planned = TenantMemo()  # tenants already planned, for plan_cluster
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -350,7 +355,7 @@ class Runtime:
         view = self._view(member.name, kube)
         if not view.planned:
             scope, skip = None, None  # the view is judged against a whole plan: the first pass is full
-        plan = plan_cluster(member, world, self.settings, scope)
+        plan = plan_cluster(member, world, self.settings, scope, memo=self.planned)
         report = await sync_cluster(kube, plan, self.settings, scope=scope, skip=skip, view=view)
         if report.reason == names.Reason.CREDENTIALS_INVALID:
             report.message = f"{_refused(secret, None)}: {report.message}"

@@ -3,7 +3,7 @@
 Nothing here imports a Kubernetes client or kopf (an import-linter contract checks it).
 """
 
-from bizdomain.plan.cluster import ClusterPlan, binding_domain, domain_for_namespace, plan_cluster
+from bizdomain.plan.cluster import ClusterPlan, TenantMemo, binding_domain, domain_for_namespace, plan_cluster
 from bizdomain.plan.compare import needs_apply
 from bizdomain.plan.host import HostPlan, desired_host, domain_trusted, host_namespace_state
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord, World
@@ -31,6 +31,7 @@ __all__ = [
     "Placement",
     "Problem",
     "Selection",
+    "TenantMemo",
     "TenantPlan",
     "World",
     "binding_clusters",
