@@ -95,7 +95,6 @@ LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
 COND_READY: Final = "Ready"
 COND_RECONCILING: Final = "Reconciling"
 COND_DEGRADED: Final = "Degraded"
-COND_REACHABLE: Final = "Reachable"
 
 
 class Reason:
@@ -115,12 +114,10 @@ class Reason:
     UNKNOWN_DEPARTMENT: Final = "UnknownDepartment"
     NAMESPACE_CONFLICT: Final = "NamespaceConflict"
     NAMESPACE_PROTECTED: Final = "NamespaceProtected"
-    DUPLICATE_ENVIRONMENT: Final = "DuplicateEnvironment"
     CREATED: Final = "Created"
     CORRECTED: Final = "Corrected"
     PRUNED: Final = "Pruned"
     RELEASED: Final = "Released"
-    DELETING: Final = "Deleting"
     DELETION_BLOCKED: Final = "DeletionBlocked"
     CREDENTIALS_INVALID: Final = "CredentialsInvalid"
     REACHABLE: Final = "Reachable"
