@@ -26,7 +26,12 @@ def test_only_warnings_do_not_block() -> None:
 
 @pytest.mark.parametrize(
     ("previous", "status", "kept"),
-    [({"status": "True", "lastTransitionTime": THEN}, "True", True), ({"status": "False", "lastTransitionTime": THEN}, "True", False), (None, "True", False), ({"status": "True"}, "True", False)],
+    [
+        ({"status": "True", "lastTransitionTime": THEN}, "True", True),
+        ({"status": "False", "lastTransitionTime": THEN}, "True", False),
+        (None, "True", False),
+        ({"status": "True"}, "True", False),
+    ],
 )
 def test_the_transition_time_moves_only_when_the_status_flips(
     previous: dict[str, str] | None, status: str, kept: bool
