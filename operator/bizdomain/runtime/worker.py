@@ -152,7 +152,8 @@ class MemberWorker:
 
     async def sync(self, scope: frozenset[str] | None = None, *, skip: Skip | None = None) -> ClusterReport | None:
         """One pass over the member (full, or partial over ``scope``); kept for status and deletions."""
-        member = (world := self.shared.world()).members.get(self.name)
+        world = self.shared.world()
+        member = world.members.get(self.name)
         if member is None:
             return None
         started = datetime.datetime.now(datetime.UTC)
