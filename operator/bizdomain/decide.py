@@ -37,11 +37,10 @@ from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
 from bizdomain.plan.attribution import claimed_tenant
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, build, tenant_labels
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key, build, key_of, tenant_labels
 from bizdomain.plan.tenant import role_binding
 
 JSON = dict[str, Any]
-Key = tuple[str, str | None, str]
 TenantKey = tuple[str, str]
 SubjectKey = tuple[str, str, str]
 # On a compact view entry: the spec-hash of the desired object it was found to hold (None: unknown).
@@ -77,11 +76,6 @@ class Decision:
     plan: ClusterPlan  # tenants as decided: the namespaces each keeps, the problems found
     applies: list[Apply] = field(default_factory=list)
     prunes: list[Prune] = field(default_factory=list)
-
-
-def key_of(obj: Mapping[str, Any]) -> Key:
-    meta = obj["metadata"]
-    return (obj["kind"], meta.get("namespace"), meta["name"])
 
 
 def in_sync(desired: Desired, live: Mapping[str, Any] | None) -> bool:
@@ -199,7 +193,7 @@ class _Decider:
         unchanged = kept == tenant.namespaces and problems == tenant.problems and len(children) == len(tenant.children)
         if unchanged and all(a is b for a, b in zip(children, tenant.children, strict=True)):
             return tenant  # nothing to change: share the planned tenant (its Workspace is built once)
-        return replace(tenant, namespaces=kept, children=children, problems=problems)
+        return tenant.keeping(kept, children, problems)
 
     def _protected(self, desired: Desired) -> Desired:
         """A namespace on a member serving a protected environment, or once protected, stays so."""

@@ -2,8 +2,9 @@
 
 - Indexes keep parsed records of every BusinessDomain, EnvironmentBinding and MemberCluster
   (kopf fills them before any other handler runs).
-- Event handlers poke the runtime when a spec or deletion mark changed (not on our own
-  status writes).
+- The startup handler creates the runtime and starts it; resource handlers tell it the indexes
+  are filled (:meth:`Runtime.loaded`) and poke it when a spec, label or deletion mark changed
+  (not on our own status writes: :class:`bizdomain.records.ChangeFilter`).
 - Deletion handlers hold the finalizer until every member has been cleaned up.
 """
 
@@ -64,12 +65,19 @@ def configure(settings: kopf.OperatorSettings) -> None:
 
 
 @kopf.on.startup()
-async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Configure kopf, connect to the host, create the runtime."""
+async def on_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Configure kopf, connect to the host, create the runtime and start it on kopf's indexes.
+
+    The indexes are live (kopf fills them as it watches); the runtime's loops wait until the
+    first resource handler says they are filled (:meth:`Runtime.loaded`).
+    """
     configure(settings)
     config = Settings.from_env()
     memo.settings = config
-    memo.runtime = Runtime(config, await host_kube(config), await host_kube(config))
+    runtime = Runtime(config, await host_kube(config), await host_kube(config))
+    memo.runtime = runtime
+    indexes = {name: kwargs[name] for name in INDEXES}
+    runtime.start(lambda: world_from_indexes(indexes))
 
 
 @kopf.on.login()
@@ -97,28 +105,21 @@ async def on_cleanup(memo: kopf.Memo, **_: Any) -> None:
     await runtime.host.close()
 
 
-def _runtime(memo: kopf.Memo, kwargs: dict[str, Any]) -> Runtime:
-    runtime: Runtime = memo.runtime
-    indexes = {name: kwargs[name] for name in INDEXES}
-    runtime.attach(lambda: world_from_indexes(indexes))
-    return runtime
-
-
 # The indexes are coroutines although they never await: kopf runs plain functions in a thread
 # pool, which costs a thread hop per watch event and spreads the records over malloc arenas.
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
-async def domain_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {name: domain_record(body)}
+async def domain_index(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    return {name: domain_record(body, memo.runtime.specs)}
 
 
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_BINDING)
-async def binding_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(namespace, name): binding_record(body)}
+async def binding_index(namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): binding_record(body, memo.runtime.specs)}
 
 
 @kopf.index(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
-async def member_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {name: member_record(body)}
+async def member_index(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    return {name: member_record(body, memo.runtime.specs)}
 
 
 @kopf.index("v1", "namespaces")
@@ -129,62 +130,43 @@ async def host_namespace_index(name: str, body: kopf.Body, memo: kopf.Memo, **_:
     return {name: host_namespace_record(body)}
 
 
-_seen: dict[tuple[str, str | None, str], Any] = {}
-
-
-def _changed(kind: str, body: kopf.Body, event: kopf.RawEvent) -> bool:
-    """Whether the event changed what the operator acts on (not just status)."""
-    meta = body.get("metadata", {})
-    key = (kind, meta.get("namespace"), meta.get("name", ""))
-    if event.get("type") == "DELETED":
-        _seen.pop(key, None)
-        return True
-    fingerprint = (
-        meta.get("generation"),
-        bool(meta.get("deletionTimestamp")),
-        tuple(sorted((meta.get("labels") or {}).items())),
-    )
-    if _seen.get(key) == fingerprint:
-        return False
-    _seen[key] = fingerprint
-    return True
-
-
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
-async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_domain_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """A domain changed: every cluster syncs that domain."""
-    runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_DOMAIN, body, event):
+    runtime: Runtime = memo.runtime
+    runtime.loaded()  # kopf runs no resource handler before it has filled the indexes
+    if runtime.changes.changed(names.KIND_DOMAIN, body, event.get("type")):
         runtime.poke(domain=body.get("metadata", {}).get("name"))
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_BINDING)
-async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_binding_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """A binding changed: every cluster syncs its domain."""
-    runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_BINDING, body, event):
+    runtime: Runtime = memo.runtime
+    runtime.loaded()  # kopf runs no resource handler before it has filled the indexes
+    if runtime.changes.changed(names.KIND_BINDING, body, event.get("type")):
         namespace = body.get("metadata", {}).get("namespace") or ""
         runtime.poke(domain=domain_for_namespace(namespace, runtime.settings))
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_MEMBER)
-async def on_member_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any) -> None:
+async def on_member_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """A member cluster was added, changed or removed."""
-    runtime = _runtime(memo, kwargs)
-    if _changed(names.KIND_MEMBER, body, event):
+    runtime: Runtime = memo.runtime
+    runtime.loaded()  # kopf runs no resource handler before it has filled the indexes
+    if runtime.changes.changed(names.KIND_MEMBER, body, event.get("type")):
         runtime.poke(members_changed=True)
 
 
 @kopf.on.event("v1", "namespaces")
-async def on_host_namespace_event(
-    name: str, body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any
-) -> None:
+async def on_host_namespace_event(name: str, body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """A domain's host namespace appeared, went or was relabelled: its trust may have changed."""
     domain = domain_for_namespace(name, memo.settings)
     if domain is None:
         return
-    runtime = _runtime(memo, kwargs)
-    if _changed("Namespace", body, event):
+    runtime: Runtime = memo.runtime
+    runtime.loaded()  # kopf runs no resource handler before it has filled the indexes
+    if runtime.changes.changed("Namespace", body, event.get("type")):
         runtime.poke(domain=domain)
 
 
@@ -233,10 +215,11 @@ async def on_binding_delete(
     started: datetime.datetime,
     runtime: datetime.timedelta,
     memo: kopf.Memo,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
     """Hold the finalizer until the binding's footprint is pruned (by its policy) everywhere."""
-    rt = _runtime(memo, kwargs)
+    rt: Runtime = memo.runtime
+    rt.loaded()
     domain = domain_for_namespace(namespace or "", rt.settings)
     if domain is None:
         return
@@ -253,10 +236,11 @@ async def on_binding_delete(
 
 @kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_DOMAIN)
 async def on_domain_delete(
-    *, name: str, started: datetime.datetime, runtime: datetime.timedelta, memo: kopf.Memo, **kwargs: Any
+    *, name: str, started: datetime.datetime, runtime: datetime.timedelta, memo: kopf.Memo, **_: Any
 ) -> None:
     """Hold the finalizer until every environment is cleaned up, then remove the domain's host namespace."""
-    rt = _runtime(memo, kwargs)
+    rt: Runtime = memo.runtime
+    rt.loaded()
     _wait_for_cleanup(
         rt, domain=name, environment=None, started=started, elapsed=runtime.total_seconds(), what=f"domain {name}"
     )

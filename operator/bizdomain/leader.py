@@ -14,6 +14,7 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bizdomain.members.rest import JSON, Kube, KubeError
@@ -37,11 +38,19 @@ class LeaseConfig:
 class Elector:
     """Acquire, keep and release one Lease."""
 
-    def __init__(self, kube: Kube, config: LeaseConfig) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        config: LeaseConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.kube = kube
         self.config = config
+        self._clock = clock  # this replica's monotonic clock: the only one expiry is judged by
+        self._sleep = sleep
         self._observed: tuple[str, float] | None = None  # (resourceVersion, monotonic time first seen)
-        self.acquired_at: float | None = None
 
     @property
     def _path(self) -> str:
@@ -83,7 +92,7 @@ class Elector:
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
         version = lease["metadata"]["resourceVersion"]
-        now = time.monotonic()
+        now = self._clock()
         if self._observed is None or self._observed[0] != version:
             self._observed = (version, now)
         mine = holder == c.identity
@@ -98,7 +107,7 @@ class Elector:
             if exc.status == 409:  # someone else renewed or took it first
                 return False
             raise
-        self._observed = (updated["metadata"]["resourceVersion"], time.monotonic())
+        self._observed = (updated["metadata"]["resourceVersion"], self._clock())
         if not mine:
             log.info("leader election: %s acquired lease %s/%s", c.identity, c.namespace, c.name)
         return True
@@ -109,29 +118,28 @@ class Elector:
         while True:
             try:
                 if await self.try_acquire_or_renew():
-                    self.acquired_at = time.monotonic()
                     return
             except KubeError as exc:
                 log.warning("leader election: %s", exc)
             if not announced:
                 log.info("leader election: standing by; another replica holds %s", self.config.name)
                 announced = True
-            await asyncio.sleep(self.config.retry)
+            await self._sleep(self.config.retry)
 
     async def keep(self) -> None:
         """Renew until renewing fails for a whole lease duration; then return (leadership lost)."""
-        last_ok = time.monotonic()
+        last_ok = self._clock()
         while True:
-            await asyncio.sleep(self.config.retry)
+            await self._sleep(self.config.retry)
             try:
                 if await self.try_acquire_or_renew():
-                    last_ok = time.monotonic()
+                    last_ok = self._clock()
                     continue
                 log.error("leader election: lease %s was taken by another replica", self.config.name)
                 return
             except KubeError as exc:
                 log.warning("leader election: renewing failed: %s", exc)
-            if time.monotonic() - last_ok > self.config.duration - self.config.retry:
+            if self._clock() - last_ok > self.config.duration - self.config.retry:
                 log.error("leader election: could not renew lease %s in time", self.config.name)
                 return
 

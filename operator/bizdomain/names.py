@@ -95,7 +95,6 @@ LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
 COND_READY: Final = "Ready"
 COND_RECONCILING: Final = "Reconciling"
 COND_DEGRADED: Final = "Degraded"
-COND_REACHABLE: Final = "Reachable"
 
 
 class Reason:
@@ -115,12 +114,10 @@ class Reason:
     UNKNOWN_DEPARTMENT: Final = "UnknownDepartment"
     NAMESPACE_CONFLICT: Final = "NamespaceConflict"
     NAMESPACE_PROTECTED: Final = "NamespaceProtected"
-    DUPLICATE_ENVIRONMENT: Final = "DuplicateEnvironment"
     CREATED: Final = "Created"
     CORRECTED: Final = "Corrected"
     PRUNED: Final = "Pruned"
     RELEASED: Final = "Released"
-    DELETING: Final = "Deleting"
     DELETION_BLOCKED: Final = "DeletionBlocked"
     CREDENTIALS_INVALID: Final = "CredentialsInvalid"
     REACHABLE: Final = "Reachable"
@@ -131,6 +128,15 @@ class Reason:
     SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
 
 
+# A pass that failed for one of these reasons says the member cannot be reached (or refused us).
+UNREACHABLE_REASONS: Final = (Reason.CLUSTER_UNREACHABLE, Reason.CREDENTIALS_INVALID)
+
+
 def role_cluster_role(role: str) -> str:
     """The member ClusterRole an access entry's role names: ours by suffix, else as given."""
     return f"{ROLE_PREFIX}{role}" if role in BUILTIN_ROLES else role
+
+
+def workspace_name(domain: str, environment: str) -> str:
+    """The name of a domain's Workspace on a member: one per environment."""
+    return f"{domain}.{environment}"

@@ -1,7 +1,9 @@
 """kopf bodies in, planner records out: where raw dicts are parsed into typed models, once.
 
-Called by the index handlers in :mod:`bizdomain.handlers`; a spec that fails to parse
-becomes a record carrying the error, which freezes that tenant and is reported in status.
+Called by the index handlers in :mod:`bizdomain.handlers` (with the runtime's :class:`SpecCache`);
+a spec that fails to parse becomes a record carrying the error, which freezes that tenant and is
+reported in status. :class:`ChangeFilter` tells the event handlers which events change what the
+operator acts on.
 """
 
 from __future__ import annotations
@@ -30,33 +32,47 @@ def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
-# (model, uid) -> the spec last parsed for that object, and what it parsed to. Most watch events
-# are status writes: the spec is the same, and so is the parsed model (the same object, so the
-# planner's memo of each tenant still holds).
-_parsed: dict[tuple[type[BaseModel], str], tuple[dict[str, Any], Any, str | None]] = {}
+class SpecCache:
+    """The spec last parsed per object, and what it parsed to: owned by the runtime, passed in.
+
+    Most watch events are status writes: the spec is the same, so it is not parsed again, and the
+    record keeps the same spec object (which the planner's memo then recognises at once).
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[type[BaseModel], str], tuple[dict[str, Any], Any, str | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._parsed)
+
+    def parse(self, model: type[M], body: Mapping[str, Any]) -> tuple[M | None, str | None]:
+        """``body``'s spec as ``model`` (or None and why not), parsed once per object and spec."""
+        raw = dict(body.get("spec") or {})
+        uid = str(_meta(body).get("uid") or "")
+        hit = self._parsed.get((model, uid)) if uid else None
+        if hit is not None and hit[0] == raw:
+            return hit[1], hit[2]
+        spec, error = _parse(model, raw)
+        if uid:
+            if len(self._parsed) > self.LIMIT:
+                self._parsed.clear()
+            self._parsed[(model, uid)] = (raw, spec, error)
+        return spec, error
 
 
-def _parse(model: type[M], body: Mapping[str, Any]) -> tuple[M | None, str | None]:
-    raw = dict(body.get("spec") or {})
-    uid = str(_meta(body).get("uid") or "")
-    hit = _parsed.get((model, uid)) if uid else None
-    if hit is not None and hit[0] == raw:
-        return hit[1], hit[2]
+def _parse(model: type[M], raw: dict[str, Any]) -> tuple[M | None, str | None]:
     try:
-        spec, error = model.model_validate(raw), None
+        return model.model_validate(raw), None
     except ValidationError as exc:
-        spec, error = None, _error(exc)
-    if uid:
-        if len(_parsed) > 100_000:
-            _parsed.clear()
-        _parsed[(model, uid)] = (raw, spec, error)
-    return spec, error
+        return None, _error(exc)
 
 
-def _common(model: type[BaseModel], body: Mapping[str, Any]) -> dict[str, Any]:
+def _common(model: type[BaseModel], body: Mapping[str, Any], specs: SpecCache | None) -> dict[str, Any]:
     """The fields every record has: identity, the parsed spec (or its error), deletion, status."""
     meta = _meta(body)
-    spec, error = _parse(model, body)
+    spec, error = specs.parse(model, body) if specs is not None else _parse(model, dict(body.get("spec") or {}))
     return {
         "name": meta["name"],
         "uid": meta.get("uid", ""),
@@ -68,25 +84,25 @@ def _common(model: type[BaseModel], body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def domain_record(body: Mapping[str, Any]) -> DomainRecord:
+def domain_record(body: Mapping[str, Any], specs: SpecCache | None = None) -> DomainRecord:
     meta = _meta(body)
     adopts = (meta.get("annotations") or {}).get(names.ANNOTATION_ADOPT_UIDS, "")
     return DomainRecord(
         created=meta.get("creationTimestamp", ""),
         adopts=tuple(u.strip() for u in adopts.split(",") if u.strip()),
-        **_common(BusinessDomainSpec, body),
+        **_common(BusinessDomainSpec, body, specs),
     )
 
 
-def binding_record(body: Mapping[str, Any]) -> BindingRecord:
+def binding_record(body: Mapping[str, Any], specs: SpecCache | None = None) -> BindingRecord:
     meta = _meta(body)
-    common = _common(EnvironmentBindingSpec, body)
+    common = _common(EnvironmentBindingSpec, body, specs)
     return BindingRecord(namespace=meta["namespace"], created=meta.get("creationTimestamp", ""), **common)
 
 
-def member_record(body: Mapping[str, Any]) -> MemberRecord:
+def member_record(body: Mapping[str, Any], specs: SpecCache | None = None) -> MemberRecord:
     labels = dict(_meta(body).get("labels") or {})
-    return MemberRecord(labels=labels, **_common(MemberClusterSpec, body))
+    return MemberRecord(labels=labels, **_common(MemberClusterSpec, body, specs))
 
 
 def host_namespace_record(body: Mapping[str, Any]) -> HostNamespaceRecord:
@@ -99,3 +115,34 @@ def host_namespace_record(body: Mapping[str, Any]) -> HostNamespaceRecord:
         created=meta.get("creationTimestamp", ""),
         deleting=bool(meta.get("deletionTimestamp")),
     )
+
+
+class ChangeFilter:
+    """What the operator last acted on per host object: owned by the runtime, asked by the event handlers.
+
+    An event matters when it changes the generation (the spec), the deletion mark or the labels,
+    or deletes the object; status writes (the operator's own, mostly) do not.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str | None, str], tuple[Any, bool, tuple[tuple[str, str], ...]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def changed(self, kind: str, body: Mapping[str, Any], event_type: str | None) -> bool:
+        """Whether this event changed what the operator acts on (and remember it)."""
+        meta = _meta(body)
+        key = (kind, meta.get("namespace"), meta.get("name", ""))
+        if event_type == "DELETED":
+            self._seen.pop(key, None)
+            return True
+        fingerprint = (
+            meta.get("generation"),
+            bool(meta.get("deletionTimestamp")),
+            tuple(sorted((meta.get("labels") or {}).items())),
+        )
+        if self._seen.get(key) == fingerprint:
+            return False
+        self._seen[key] = fingerprint
+        return True

@@ -18,13 +18,14 @@ from typing import Any
 
 from bizdomain import metrics, names
 from bizdomain.concurrency import each
+from bizdomain.conditions import now, same_status
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, host_namespace_state
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, host_namespace_state, place
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.host import HostNamespace
-from bizdomain.status import binding_status, domain_status, member_status, now
-from bizdomain.sync import ClusterReport, TenantOutcome
+from bizdomain.report import ClusterReport, TenantOutcome
+from bizdomain.status import binding_status, domain_status, member_status
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
@@ -69,12 +70,13 @@ class StatusWriter:
         writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
         conflicts = self._host_conflicts(world)
+        placement = place(world)
         for i, binding in enumerate(world.bindings.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
             if domain_for_namespace(binding.namespace, self.settings) in conflicts:
                 continue  # not the operator's namespace: nothing is written into it, not even status
-            status = binding_status(binding, world, reports, self.settings)
+            status = binding_status(binding, world, reports, self.settings, placement)
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
             writes.append(
@@ -125,7 +127,7 @@ class StatusWriter:
     async def _write(
         self, kind: str, name: str, namespace: str | None, old: Mapping[str, Any], new: dict[str, Any]
     ) -> None:
-        if _same(new, old):
+        if same_status(new, old):
             return
         key = (kind, namespace, name)
         written, clock = self._written.get(key), time.monotonic()
@@ -179,7 +181,7 @@ class StatusWriter:
                     out.append(
                         partial(self.event, binding, "Normal", reason, f"{action} on cluster {cluster}: {shown}")
                     )
-            for problem in [*tenant.problems, *(_p(e) for e in tenant.errors)]:
+            for problem in [*tenant.problems, *(_sync_failed(e) for e in tenant.errors)]:
                 seen = (binding.namespace, binding.name, f"{cluster}:{problem.reason}")
                 if self._events_seen.get(seen) != problem.message:
                     self._events_seen[seen] = problem.message
@@ -220,7 +222,7 @@ class StatusWriter:
             log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
 
 
-def _p(error: str) -> Problem:
+def _sync_failed(error: str) -> Problem:
     return Problem(names.Reason.SYNC_FAILED, error)
 
 
@@ -231,7 +233,3 @@ def _flipped(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
         return [(c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []]
 
     return new.get("observedGeneration") != old.get("observedGeneration") or conditions(new) != conditions(old)
-
-
-def _same(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
-    return dict(new) == {k: v for k, v in old.items() if k in new} and all(k in new for k in old)

@@ -2,73 +2,28 @@
 
 :func:`binding_status` and :func:`domain_status` are pure: host records and cluster
 reports in, the whole ``status`` out, with conditions (Ready, Reconciling, Degraded)
-and ``observedGeneration``. :class:`StatusWriter` patches a status only when it
-differs from what the object already holds, so a steady state writes nothing.
+and ``observedGeneration``; :func:`member_status` likewise for a MemberCluster. The condition
+rules are :mod:`bizdomain.conditions`'; the inputs are plan records and pass reports
+(:mod:`bizdomain.report`), never the sync layer. Called by :mod:`bizdomain.reporting`, which
+writes a status only when it differs from what the object already holds.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from bizdomain import names
 from bizdomain.api.binding import BindingSummary, EnvironmentBindingStatus
-from bizdomain.api.common import Condition
 from bizdomain.api.domain import BusinessDomainStatus, ClusterOutcome, DomainSummary, EnvironmentStatus
 from bizdomain.api.member import MemberClusterStatus
+from bizdomain.conditions import Verdict, blocking, conditions, now
 from bizdomain.config import Settings
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, World, binding_clusters, binding_domain
-from bizdomain.plan.cluster import domain_for_namespace, foreign_clusters, unknown_clusters
-from bizdomain.sync import ClusterReport
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Placement, Selection, World, binding_domain
+from bizdomain.plan.cluster import domain_for_namespace
+from bizdomain.report import ClusterReport
 
-# A problem in this set does not make the tenant unready: it is reported, and the rest converged.
-_WARNINGS = {names.Reason.DELETION_BLOCKED}
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ready: bool
-    reconciling: bool
-    degraded: bool
-    reason: str
-    message: str
-
-
-def _conditions(verdict: Verdict, generation: int, previous: list[dict[str, Any]]) -> list[Condition]:
-    """Ready, Reconciling and Degraded; lastTransitionTime kept unless the status flipped."""
-    old = {c.get("type"): c for c in previous}
-    wanted = [
-        (names.COND_READY, verdict.ready, verdict.reason),
-        (
-            names.COND_RECONCILING,
-            verdict.reconciling,
-            names.Reason.PROGRESSING if verdict.reconciling else "Idle",
-        ),
-        (names.COND_DEGRADED, verdict.degraded, verdict.reason if verdict.degraded else "AsExpected"),
-    ]
-    out = []
-    for type_, flag, reason in wanted:
-        status = "True" if flag else "False"
-        message = verdict.message if (type_ == names.COND_READY or flag) else ""
-        before = old.get(type_, {})
-        since = before.get("lastTransitionTime") if before.get("status") == status else None
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=since or now(),
-                observed_generation=generation,
-            )
-        )
-    return out
+# What makes a member not Ready: it cannot be reached, refused us, or lacks what `bizdomain join` installs.
+_MEMBER_DOWN = (*names.UNREACHABLE_REASONS, names.Reason.PLATFORM_NOT_INSTALLED)
 
 
 def _outcome(
@@ -86,10 +41,10 @@ def _outcome(
         return ClusterOutcome(
             cluster=cluster, ready=False, reason=names.Reason.PENDING, message="not synced yet"
         ), False
-    blocking = [p for p in tenant.problems if p.reason not in _WARNINGS]
+    blocked = blocking(tenant.problems)
     messages = [p.message for p in tenant.problems] + tenant.errors
-    if blocking or tenant.errors:
-        reason = blocking[0].reason if blocking else names.Reason.SYNC_FAILED
+    if blocked or tenant.errors:
+        reason = blocked[0].reason if blocked else names.Reason.SYNC_FAILED
         ready = False
     else:
         reason, ready = names.Reason.RECONCILED, True
@@ -106,51 +61,44 @@ def _outcome(
 
 
 def binding_status(
-    binding: BindingRecord, world: World, reports: Mapping[str, ClusterReport], settings: Settings
+    binding: BindingRecord,
+    world: World,
+    reports: Mapping[str, ClusterReport],
+    settings: Settings,
+    placement: Placement,
 ) -> EnvironmentBindingStatus:
-    """The whole status of one EnvironmentBinding."""
+    """The whole status of one EnvironmentBinding (``placement``: where the plan put each binding)."""
     domain = binding_domain(binding, world, settings)
     domain_name = domain_for_namespace(binding.namespace, settings)
     previous = list(binding.status.get("conditions") or [])
     status = EnvironmentBindingStatus(observed_generation=binding.generation, domain=domain_name)
     verdict: Verdict
     if domain_name is None:
-        verdict = Verdict(
-            False,
-            False,
-            True,
+        verdict = Verdict.failed(
             names.Reason.NOT_IN_DOMAIN_NAMESPACE,
             f"EnvironmentBindings live in a domain's namespace ({settings.domain_namespace_prefix}<domain>)",
         )
     elif domain is None:
-        verdict = Verdict(
-            False,
-            False,
-            True,
-            names.Reason.DOMAIN_NOT_FOUND,
-            f"BusinessDomain {domain_name!r} does not exist",
-        )
+        verdict = Verdict.failed(names.Reason.DOMAIN_NOT_FOUND, f"BusinessDomain {domain_name!r} does not exist")
     elif binding.spec is None or domain.spec is None:
-        verdict = Verdict(
-            False, False, True, names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec"
-        )
+        verdict = Verdict.failed(names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec")
     else:
-        verdict = _binding_verdict(binding, domain, world, reports, status)
-    status.conditions = _conditions(verdict, binding.generation, previous)
+        verdict = _binding_verdict(binding, domain, placement.of(binding), reports, status)
+    status.conditions = conditions(verdict, binding.generation, previous)
     return status
 
 
 def _binding_verdict(
     binding: BindingRecord,
     domain: DomainRecord,
-    world: World,
+    selection: Selection,
     reports: Mapping[str, ClusterReport],
     status: EnvironmentBindingStatus,
 ) -> Verdict:
     assert binding.spec is not None
     key = (domain.name, binding.spec.environment)
     gens = (domain.generation, binding.generation)
-    clusters = binding_clusters(binding, world)
+    clusters = selection.clusters
     current = True
     for cluster in clusters:
         outcome, fresh = _outcome(cluster, key, gens, reports.get(cluster))
@@ -158,37 +106,29 @@ def _binding_verdict(
         current = current and fresh
     ready_count = sum(1 for o in status.clusters if o.ready)
     status.summary = BindingSummary(clusters=f"{ready_count}/{len(clusters)}")
-    missing = unknown_clusters(binding, world)
+    missing = selection.unknown
     failing = [o for o in status.clusters if not o.ready and o.reason != names.Reason.PENDING]
     warnings = [o for o in status.clusters if o.ready and o.message]
     if missing:
-        return Verdict(False, False, True, names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
-    foreign = foreign_clusters(binding, world)
+        return Verdict.failed(names.Reason.UNKNOWN_CLUSTER, f"no MemberCluster named {', '.join(missing)}")
+    foreign = selection.foreign
     if foreign:
-        return Verdict(
-            False,
-            False,
-            True,
+        return Verdict.failed(
             names.Reason.CLUSTER_NOT_IN_ENVIRONMENT,
             f"MemberCluster {', '.join(foreign)} does not serve environment {binding.spec.environment!r}: "
             "a binding only ever places its domain on members of its own environment",
         )
     if not clusters:
-        return Verdict(
-            False,
-            False,
-            True,
-            names.Reason.NO_CLUSTERS,
-            f"no MemberCluster serves environment {binding.spec.environment!r}",
-        )
+        environment = binding.spec.environment
+        return Verdict.failed(names.Reason.NO_CLUSTERS, f"no MemberCluster serves environment {environment!r}")
     if failing:
         first = failing[0]
         detail = "; ".join(f"{o.cluster}: {o.message or o.reason}" for o in failing)
-        return Verdict(False, not current, True, first.reason, detail)
+        return Verdict.failed(first.reason, detail, reconciling=not current)
     if not current or ready_count < len(clusters):
-        return Verdict(False, True, False, names.Reason.PROGRESSING, "waiting for member clusters to converge")
+        return Verdict.progressing(names.Reason.PROGRESSING, "waiting for member clusters to converge")
     message = "; ".join(f"{o.cluster}: {o.message}" for o in warnings)
-    return Verdict(True, False, False, names.Reason.RECONCILED, message or f"converged on {len(clusters)} cluster(s)")
+    return Verdict.converged(names.Reason.RECONCILED, message or f"converged on {len(clusters)} cluster(s)")
 
 
 def domain_status(
@@ -219,13 +159,13 @@ def domain_status(
         environments=",".join(e.environment for e in status.environments), clusters=f"{ready}/{total}"
     )
     if host_conflict is not None:
-        verdict = Verdict(False, False, True, names.Reason.HOST_NAMESPACE_CONFLICT, host_conflict)
+        verdict = Verdict.failed(names.Reason.HOST_NAMESPACE_CONFLICT, host_conflict)
     elif domain.spec is None:
-        verdict = Verdict(False, False, True, names.Reason.INVALID_SPEC, domain.error or "invalid spec")
+        verdict = Verdict.failed(names.Reason.INVALID_SPEC, domain.error or "invalid spec")
     else:
         not_ready = [e for e in status.environments if not e.ready]
         if not status.environments:
-            verdict = Verdict(True, False, False, names.Reason.RECONCILED, "not bound to any environment yet")
+            verdict = Verdict.converged(names.Reason.RECONCILED, "not bound to any environment yet")
         elif not_ready:
             reconciling = all(
                 any(c.type == names.COND_RECONCILING and c.status == "True" for c in bs.conditions)
@@ -239,22 +179,17 @@ def domain_status(
                 for c in bs.conditions
                 if c.type == names.COND_READY and (b.spec.environment if b.spec else b.name) in unready
             ]
-            verdict = Verdict(
-                False,
-                reconciling,
-                not reconciling,
-                names.Reason.PROGRESSING if reconciling else (failing[0] if failing else names.Reason.SYNC_FAILED),
-                "not ready in " + ", ".join(e.environment for e in not_ready),
-            )
+            message = "not ready in " + ", ".join(e.environment for e in not_ready)
+            if reconciling:
+                verdict = Verdict.progressing(names.Reason.PROGRESSING, message)
+            else:
+                verdict = Verdict.failed(failing[0] if failing else names.Reason.SYNC_FAILED, message)
         else:
-            verdict = Verdict(
-                True,
-                False,
-                False,
+            verdict = Verdict.converged(
                 names.Reason.RECONCILED,
                 f"ready in {len(status.environments)} environment(s) on {total} cluster(s)",
             )
-    status.conditions = _conditions(verdict, domain.generation, previous)
+    status.conditions = conditions(verdict, domain.generation, previous)
     return status
 
 
@@ -262,30 +197,19 @@ def member_status(member: MemberRecord, report: ClusterReport | None, version: s
     """Reachability of a member, from its last sync pass."""
     previous = list(member.status.get("conditions") or [])
     if report is None:
-        verdict = Verdict(False, True, False, names.Reason.PENDING, "not probed yet")
-    elif report.reason in (
-        names.Reason.CLUSTER_UNREACHABLE,
-        names.Reason.CREDENTIALS_INVALID,
-        names.Reason.PLATFORM_NOT_INSTALLED,
-    ):
-        verdict = Verdict(False, False, True, report.reason, report.message)
+        verdict = Verdict.progressing(names.Reason.PENDING, "not probed yet")
+    elif report.reason in _MEMBER_DOWN:
+        verdict = Verdict.failed(report.reason, report.message)
     else:
-        verdict = Verdict(True, False, False, names.Reason.REACHABLE, f"reachable, Kubernetes {version or 'unknown'}")
-    conditions = _conditions(verdict, member.generation, previous)
+        verdict = Verdict.converged(names.Reason.REACHABLE, f"reachable, Kubernetes {version or 'unknown'}")
+    built = conditions(verdict, member.generation, previous)
     changed = [
-        c.type
-        for c in conditions
-        if c.status != next((p.get("status") for p in previous if p.get("type") == c.type), None)
+        c.type for c in built if c.status != next((p.get("status") for p in previous if p.get("type") == c.type), None)
     ]
     last_probe = now() if changed or not member.status.get("lastProbeTime") else member.status.get("lastProbeTime")
     return MemberClusterStatus(
         observed_generation=member.generation,
-        conditions=conditions,
+        conditions=built,
         kubernetes_version=version or member.status.get("kubernetesVersion"),
         last_probe_time=last_probe,
     )
-
-
-def same_status(new: dict[str, Any], old: Mapping[str, Any]) -> bool:
-    """Whether writing ``new`` would change ``old`` (ignoring fields only others write)."""
-    return all(old.get(k) == v for k, v in new.items())

@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from bizdomain.plan.objects import Key, key_of
 from support import ClusterHandle, wait_until
 from support.platform import Platform
 
-Key = tuple[str, str | None, str]  # (kind, namespace or None, name)
 JSON = dict[str, Any]
 
 TENANT_KINDS = "namespaces,workspaces.bizdomain.io,rolebindings,resourcequotas,limitranges,networkpolicies"
@@ -30,11 +30,6 @@ RESYNC_SECONDS = 5.0  # BIZDOMAIN_RESYNC_SECONDS of the e2e platform
 
 
 # ---- what is on a member -----------------------------------------------------------------------
-
-
-def key_of(item: JSON) -> Key:
-    meta = item["metadata"]
-    return (item["kind"], meta.get("namespace"), meta["name"])
 
 
 def listed(cluster: ClusterHandle, selector: str = TENANT) -> list[JSON]:

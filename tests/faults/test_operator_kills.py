@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bizdomain.plan.objects import Key
 from support import wait_until
 from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 from .conftest import Faults
-from .probes import Key, Stopwatch, difference, expected_tenant, footprint, items, report
+from .probes import Stopwatch, difference, expected_tenant, footprint, items, report
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 

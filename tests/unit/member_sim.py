@@ -13,8 +13,9 @@ import itertools
 from typing import Any
 
 from bizdomain.config import Settings
-from bizdomain.decide import Decision, Key, decide, key_of
+from bizdomain.decide import Decision, decide
 from bizdomain.plan import World, plan_cluster
+from bizdomain.plan.objects import Key, key_of
 from bizdomain.sync.engine import READOPT_PATCH, released_patch
 
 JSON = dict[str, Any]

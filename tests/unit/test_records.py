@@ -1,12 +1,12 @@
-"""Records from kopf bodies: a spec is parsed once per change, not once per watch event."""
+"""Records from kopf bodies: a spec is parsed once per change (SpecCache); events that matter (ChangeFilter)."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from bizdomain.plan import World, plan_cluster
-from bizdomain.records import binding_record, domain_record, member_record
+from bizdomain.plan import TenantMemo, World, plan_cluster
+from bizdomain.records import ChangeFilter, SpecCache, binding_record, domain_record, member_record
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -23,49 +23,98 @@ BINDING = {"metadata": {"name": "dev", "namespace": "domain-pay"}, "spec": facto
 
 
 def test_a_status_write_keeps_the_parsed_spec() -> None:
-    first = binding_record(_body(BINDING, "u-1"))
-    again = binding_record(_body(BINDING, "u-1", status={"observedGeneration": 1}))
+    specs = SpecCache()
+    first = binding_record(_body(BINDING, "u-1"), specs)
+    again = binding_record(_body(BINDING, "u-1", status={"observedGeneration": 1}), specs)
     assert again.spec is first.spec
     assert again.status == {"observedGeneration": 1}
 
 
 def test_a_changed_spec_is_parsed_again() -> None:
-    first = domain_record(_body(DOMAIN, "u-2"))
+    specs = SpecCache()
+    first = domain_record(_body(DOMAIN, "u-2"), specs)
     changed = copy.deepcopy(DOMAIN)
     changed["spec"]["displayName"] = "Payments, renamed"
-    second = domain_record(_body(changed, "u-2", generation=2))
+    second = domain_record(_body(changed, "u-2", generation=2), specs)
     assert second.spec is not first.spec
     assert second.spec is not None
     assert second.spec.display_name == "Payments, renamed"
 
 
 def test_objects_without_uid_are_never_shared() -> None:
-    body = _body(BINDING, "")
-    assert binding_record(body).spec is not binding_record(body).spec
+    body, specs = _body(BINDING, ""), SpecCache()
+    assert binding_record(body, specs).spec is not binding_record(body, specs).spec
+    assert len(specs) == 0
 
 
 def test_an_invalid_spec_keeps_its_error_through_status_writes() -> None:
     broken = copy.deepcopy(BINDING)
     broken["spec"]["environment"] = "Not A Label"
-    first = binding_record(_body(broken, "u-3"))
-    again = binding_record(_body(broken, "u-3", status={"observedGeneration": 1}))
+    specs = SpecCache()
+    first = binding_record(_body(broken, "u-3"), specs)
+    again = binding_record(_body(broken, "u-3", status={"observedGeneration": 1}), specs)
     assert first.spec is None
     assert again.spec is None
     assert first.error
     assert again.error == first.error
 
 
+def _member() -> Any:
+    spec = {"environments": ["dev"], "kubeconfigSecretRef": {"name": "k"}}
+    return member_record(_body({"metadata": {"name": "dev"}, "spec": spec}, "m"))
+
+
 def test_the_plan_of_a_tenant_survives_status_writes() -> None:
-    member = member_record(
-        _body(
-            {"metadata": {"name": "dev"}, "spec": {"environments": ["dev"], "kubeconfigSecretRef": {"name": "k"}}}, "m"
-        )
-    )
-    domain = domain_record(_body(DOMAIN, "u-4"))
-    binding = binding_record(_body(BINDING, "u-5"))
-    before = plan_cluster(member, World({"pay": domain}, {binding.key: binding}, {"dev": member}), SETTINGS)
-    written = binding_record(_body(BINDING, "u-5", status={"observedGeneration": 1}))
-    after = plan_cluster(member, World({"pay": domain}, {written.key: written}, {"dev": member}), SETTINGS)
+    member, specs, memo = _member(), SpecCache(), TenantMemo()
+    domain = domain_record(_body(DOMAIN, "u-4"), specs)
+    binding = binding_record(_body(BINDING, "u-5"), specs)
+    world = World({"pay": domain}, {binding.key: binding}, {"dev": member})
+    before = plan_cluster(member, world, SETTINGS, memo=memo)
+    written = binding_record(_body(BINDING, "u-5", status={"observedGeneration": 1}), specs)
+    after = plan_cluster(member, World({"pay": domain}, {written.key: written}, {"dev": member}), SETTINGS, memo=memo)
     [old], [new] = before.tenants.values(), after.tenants.values()
     assert old.children
     assert all(a is b for a, b in zip(old.children, new.children, strict=True)), "the tenant was planned again"
+
+
+def test_the_memo_holds_on_its_own_without_the_spec_cache() -> None:
+    # Parsed afresh (no SpecCache): equal specs, different objects. The memo compares them by value.
+    member, memo = _member(), TenantMemo()
+    domain = domain_record(_body(DOMAIN, "u-6"))
+    first, second = binding_record(_body(BINDING, "u-7")), binding_record(_body(BINDING, "u-7"))
+    assert first.spec is not second.spec
+    before = plan_cluster(member, World({"pay": domain}, {first.key: first}, {"dev": member}), SETTINGS, memo=memo)
+    after = plan_cluster(member, World({"pay": domain}, {second.key: second}, {"dev": member}), SETTINGS, memo=memo)
+    assert next(iter(before.tenants.values())) is next(iter(after.tenants.values()))
+
+
+def test_the_memo_is_never_fooled_by_a_reused_generation() -> None:
+    # Same uid and generation, another spec (a re-created object, a cache gone wrong): planned again.
+    member, memo = _member(), TenantMemo()
+    domain = domain_record(_body(DOMAIN, "u-8"))
+    changed = copy.deepcopy(BINDING)
+    changed["spec"]["namespaceTemplate"] = "{project}-{environment}"
+    first, second = binding_record(_body(BINDING, "u-9")), binding_record(_body(changed, "u-9"))
+    before = plan_cluster(member, World({"pay": domain}, {first.key: first}, {"dev": member}), SETTINGS, memo=memo)
+    after = plan_cluster(member, World({"pay": domain}, {second.key: second}, {"dev": member}), SETTINGS, memo=memo)
+    [old], [new] = before.tenants.values(), after.tenants.values()
+    assert old.namespaces == ["pay"]
+    assert new.namespaces == ["pay-dev"]
+
+
+def test_the_change_filter_ignores_status_writes_and_sees_spec_labels_deletion() -> None:
+    changes = _body(BINDING, "u-10")
+    seen = ChangeFilter()
+    assert seen.changed("EnvironmentBinding", changes, "ADDED")
+    assert not seen.changed("EnvironmentBinding", _body(BINDING, "u-10", status={"observedGeneration": 1}), None)
+    assert seen.changed("EnvironmentBinding", _body(BINDING, "u-10", generation=2), "MODIFIED")
+    labelled = _body(BINDING, "u-10", generation=2)
+    labelled["metadata"]["labels"] = {"team": "x"}
+    assert seen.changed("EnvironmentBinding", labelled, "MODIFIED")
+    marked = copy.deepcopy(labelled)
+    marked["metadata"]["deletionTimestamp"] = "2026-11-26T10:00:00Z"
+    assert seen.changed("EnvironmentBinding", marked, "MODIFIED")
+    assert not seen.changed("EnvironmentBinding", marked, "MODIFIED")
+    assert seen.changed("EnvironmentBinding", marked, "DELETED")
+    assert len(seen) == 0
+    assert seen.changed("BusinessDomain", _body(DOMAIN, "u-11"), "ADDED"), "kinds are told apart"

@@ -9,9 +9,10 @@ import pytest
 from bizdomain import names
 from bizdomain.api.binding import EnvironmentBindingStatus
 from bizdomain.api.common import Condition
-from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World
-from bizdomain.status import binding_status, domain_status, member_status, same_status
-from bizdomain.sync.report import ClusterReport, TenantOutcome
+from bizdomain.conditions import same_status
+from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, place
+from bizdomain.report import ClusterReport, TenantOutcome
+from bizdomain.status import binding_status, domain_status, member_status
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -41,7 +42,7 @@ def dev_world(binding: BindingRecord | None = None, domain: DomainRecord | None 
 def status_of(reports: dict[str, ClusterReport], world: World | None = None) -> EnvironmentBindingStatus:
     world = world or dev_world()
     (binding,) = world.bindings.values()
-    return binding_status(binding, world, reports, SETTINGS)
+    return binding_status(binding, world, reports, SETTINGS, place(world))
 
 
 def conditions(conds: list[Condition]) -> dict[str, tuple[str, str]]:
@@ -230,7 +231,7 @@ def test_binding_that_cannot_be_placed(case: str, reason: str) -> None:
         binding = factories.binding("dev", factories.binding_spec_dict(clusters={"names": ["dev-a", "mars"]}))
     world = factories.world(domains, [binding], [factories.member("dev-a"), factories.member("dev-b")])
 
-    status = binding_status(binding, world, {"dev-a": ok_report("dev-a")}, SETTINGS)
+    status = binding_status(binding, world, {"dev-a": ok_report("dev-a")}, SETTINGS, place(world))
 
     assert conditions(status.conditions) == {
         "Ready": ("False", reason),
@@ -254,7 +255,7 @@ def bound_status(environment: str, reports: dict[str, ClusterReport], **binding_
         [binding],
         [factories.member("dev-a"), factories.member("dev-b"), factories.member("prod", ("prod",))],
     )
-    return binding, binding_status(binding, world, reports, SETTINGS)
+    return binding, binding_status(binding, world, reports, SETTINGS, place(world))
 
 
 def prod_report(cluster: str = "prod") -> ClusterReport:
@@ -371,10 +372,12 @@ def test_member_keeps_its_last_probe_time_in_a_steady_state() -> None:
 
 
 def test_same_status() -> None:
-    old = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}], "other": "kept"}
+    old = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
     assert same_status({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}, old)
     assert not same_status({"observedGeneration": 2}, old)
     assert not same_status({"conditions": []}, old)
+    # A field the object holds that the new status no longer has is written away.
+    assert not same_status({"observedGeneration": 1}, {**old, "summary": {"clusters": "1/1"}})
 
 
 def test_a_host_namespace_conflict_makes_the_domain_unready_and_says_why() -> None:

@@ -49,19 +49,19 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.kind: k
     for k in (
-        Kind("Namespace", "v1", "namespaces", False),
-        Kind("ResourceQuota", "v1", "resourcequotas", True),
-        Kind("LimitRange", "v1", "limitranges", True),
-        Kind("Secret", "v1", "secrets", True),
-        Kind("Event", "v1", "events", True),
-        Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", True),
-        Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", False),
-        Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", True),
-        Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", False),
-        Kind(names.KIND_WORKSPACE, names.API_VERSION, names.PLURAL_WORKSPACE, False),
-        Kind(names.KIND_DOMAIN, names.API_VERSION, names.PLURAL_DOMAIN, False),
-        Kind(names.KIND_BINDING, names.API_VERSION, names.PLURAL_BINDING, True),
-        Kind(names.KIND_MEMBER, names.API_VERSION, names.PLURAL_MEMBER, False),
+        Kind("Namespace", "v1", "namespaces", namespaced=False),
+        Kind("ResourceQuota", "v1", "resourcequotas", namespaced=True),
+        Kind("LimitRange", "v1", "limitranges", namespaced=True),
+        Kind("Secret", "v1", "secrets", namespaced=True),
+        Kind("Event", "v1", "events", namespaced=True),
+        Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", namespaced=True),
+        Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
+        Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", namespaced=True),
+        Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False),
+        Kind(names.KIND_WORKSPACE, names.API_VERSION, names.PLURAL_WORKSPACE, namespaced=False),
+        Kind(names.KIND_DOMAIN, names.API_VERSION, names.PLURAL_DOMAIN, namespaced=False),
+        Kind(names.KIND_BINDING, names.API_VERSION, names.PLURAL_BINDING, namespaced=True),
+        Kind(names.KIND_MEMBER, names.API_VERSION, names.PLURAL_MEMBER, namespaced=False),
     )
 }
 

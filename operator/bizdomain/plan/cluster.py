@@ -15,6 +15,7 @@ from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
+from bizdomain.plan.placement import selects
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.plan.subjects import allowed_subjects
 from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
@@ -54,45 +55,6 @@ def binding_domain(binding: BindingRecord, world: World, settings: Settings) -> 
     return world.domains.get(name) if name else None
 
 
-def selects(binding: BindingRecord, member: MemberRecord) -> bool:
-    """Whether ``binding`` places its domain on ``member``: only ever a member that serves the
-    binding's environment; cluster names or a selector narrow that set, never widen it."""
-    if binding.spec is None or member.spec is None:
-        return False
-    if binding.spec.environment not in member.spec.environments:
-        return False
-    selection = binding.spec.clusters
-    if selection is not None and selection.names is not None:
-        return member.name in selection.names
-    if selection is not None and selection.selector is not None:
-        return selection.selector.matches(member.labels)
-    return True
-
-
-def foreign_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """Cluster names a binding lists that exist but do not serve its environment."""
-    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
-        return []
-    env = binding.spec.environment
-    return [
-        n
-        for n in binding.spec.clusters.names
-        if (m := world.members.get(n)) is not None and m.spec is not None and env not in m.spec.environments
-    ]
-
-
-def unknown_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """Cluster names a binding lists that no MemberCluster has."""
-    if binding.spec is None or binding.spec.clusters is None or binding.spec.clusters.names is None:
-        return []
-    return [n for n in binding.spec.clusters.names if n not in world.members]
-
-
-def binding_clusters(binding: BindingRecord, world: World) -> list[str]:
-    """The member clusters a binding selects, sorted."""
-    return sorted(m.name for m in world.members.values() if not m.deleting and selects(binding, m))
-
-
 def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem, settings: Settings) -> TenantPlan:
     """A tenant whose binding (or domain) cannot be parsed: held as it is, except that the people
     the platform removed from a department (or whole departments) still lose their rights."""
@@ -117,45 +79,70 @@ def _frozen(domain: DomainRecord, binding: BindingRecord, problem: Problem, sett
 
 
 @dataclass
-class _Memo:
+class _Planned:
     domain: DomainRecord
     binding: BindingRecord
     settings: Settings
     plan: TenantPlan
 
 
-# (domain, binding) -> the tenant planned from these records. A tenant is the same on every
-# cluster it is bound to, and depends only on the records' names, generations and parsed specs
-# (compared by reference, so the check can never be fooled: records keep the same spec object
-# while the spec is unchanged, through any number of status writes). The thousands of
-# unchanged tenants of a pass are planned once, not once per pass and cluster.
-_memo: dict[tuple[str, tuple[str, str]], _Memo] = {}
-
-
 def _same(old: DomainRecord | BindingRecord, new: DomainRecord | BindingRecord) -> bool:
-    return old is new or (old.spec is new.spec and old.generation == new.generation and old.uid == new.uid)
+    """Whether ``new`` plans as ``old`` did: same object, uid, generation and (equal) parsed spec."""
+    if old is new:
+        return True
+    return old.uid == new.uid and old.generation == new.generation and (old.spec is new.spec or old.spec == new.spec)
 
 
-def _tenant(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
-    """The memoized tenant: shared, never to be changed (see :func:`_own`)."""
-    key = (domain.name, binding.key)
-    hit = _memo.get(key)
-    if hit is None or not _same(hit.domain, domain) or not _same(hit.binding, binding) or hit.settings is not settings:
-        if len(_memo) > 100_000:
-            _memo.clear()
-        hit = _Memo(domain, binding, settings, desired_tenant(domain, binding, settings))
-        _memo[key] = hit
-    return hit.plan
+class TenantMemo:
+    """Tenants already planned, by (domain, binding): owned by the runtime, passed to :func:`plan_cluster`.
+
+    A tenant is the same on every cluster it is bound to and depends only on its records and the
+    settings, so the thousands of unchanged tenants of a pass are planned once, not once per pass
+    and cluster. A hit is checked against the records themselves (their parsed specs compared by
+    value), so it is correct whatever object the caller hands in. The plans it returns are shared:
+    never change one (decide makes copies).
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._planned: dict[tuple[str, tuple[str, str]], _Planned] = {}
+
+    def __len__(self) -> int:
+        return len(self._planned)
+
+    def tenant(self, domain: DomainRecord, binding: BindingRecord, settings: Settings) -> TenantPlan:
+        key = (domain.name, binding.key)
+        hit = self._planned.get(key)
+        fresh = (
+            hit is not None
+            and _same(hit.domain, domain)
+            and _same(hit.binding, binding)
+            and (hit.settings is settings or hit.settings == settings)
+        )
+        if hit is None or not fresh:
+            if len(self._planned) > self.LIMIT:
+                self._planned.clear()
+            hit = _Planned(domain, binding, settings, desired_tenant(domain, binding, settings))
+            self._planned[key] = hit
+        return hit.plan
 
 
 def plan_cluster(
-    member: MemberRecord, world: World, settings: Settings, scope: frozenset[str] | None = None
+    member: MemberRecord,
+    world: World,
+    settings: Settings,
+    scope: frozenset[str] | None = None,
+    *,
+    memo: TenantMemo | None = None,
 ) -> ClusterPlan:
     """Everything ``member`` should hold: the platform roles and every bound tenant's footprint.
 
     With ``scope``, only those domains' tenants are in the plan; the namespace claims are still
-    settled over every tenant, so a partial plan agrees with the full one.
+    settled over every tenant, so a partial plan agrees with the full one. ``memo`` keeps the
+    tenants planned by earlier calls (without one, every tenant is planned afresh).
     """
+    planned = memo if memo is not None else TenantMemo()
     plan = ClusterPlan(cluster=member.name, platform=desired_platform_roles(), crd=desired_workspace_crd())
     candidates: list[tuple[tuple[str, str, str, str], DomainRecord, BindingRecord]] = []
     for binding in world.bindings.values():
@@ -181,7 +168,7 @@ def plan_cluster(
     plan.protected = protected
     plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
-        tenant = _tenant(domain, binding, settings)
+        tenant = planned.tenant(domain, binding, settings)
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:

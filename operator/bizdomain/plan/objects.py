@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bizdomain import names
 
+# An object's identity on a cluster: (kind, namespace or None, name).
+Key = tuple[str, str | None, str]
 ANNOTATION_SPEC_HASH = f"{names.GROUP}/spec-hash"
 
 # kind -> apiVersion; the sync layer knows each kind's REST path.
@@ -29,6 +32,12 @@ API_VERSIONS = {
 }
 
 
+def key_of(obj: Mapping[str, Any]) -> Key:
+    """The key of a live object (or a view entry): the same as its :attr:`Desired.key`."""
+    meta = obj["metadata"]
+    return (obj["kind"], meta.get("namespace"), meta["name"])
+
+
 @dataclass(frozen=True)
 class Desired:
     kind: str
@@ -38,7 +47,7 @@ class Desired:
     spec_hash: str
 
     @property
-    def key(self) -> tuple[str, str | None, str]:
+    def key(self) -> Key:
         return (self.kind, self.namespace, self.name)
 
     @property

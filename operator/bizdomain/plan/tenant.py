@@ -11,7 +11,7 @@ its plan is built from the valid part of the binding only, and the decide step
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bizdomain import names
@@ -54,8 +54,8 @@ class TenantPlan:
     departments: dict[str, list[dict[str, str]]] | None = None
     workspace: dict[str, Any] | None = None
     generations: tuple[int, int] = (0, 0)  # (domain, binding) generations this plan was made from
-    # The Workspace built for these namespaces (built once, shared by copies of this plan).
-    built: tuple[tuple[str, ...], Desired] | None = field(default=None, repr=False, compare=False)
+    # The Workspace listing ``namespaces``, built with the plan (see :meth:`keeping`).
+    workspace_object: Desired | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -66,14 +66,23 @@ class TenantPlan:
         """Everything to apply: the Workspace (listing the namespaces kept) first, then the rest."""
         if self.workspace is None:
             return []
-        kept = tuple(self.namespaces)
-        if self.built is None or self.built[0] != kept:
-            spec = {**self.workspace, "namespaces": list(kept)}
-            labels = tenant_labels(self.domain, self.environment)
-            name = workspace_name(self.domain, self.environment)
-            annotations = {names.ANNOTATION_DOMAIN_UID: self.domain_uid}
-            self.built = (kept, build("Workspace", name, None, labels, {"spec": spec}, annotations))
-        return [self.built[1], *self.children]
+        return [self.workspace_object or self.build_workspace(), *self.children]
+
+    def build_workspace(self) -> Desired:
+        """The Workspace object for this plan's namespaces (pure: builds it, stores nothing)."""
+        spec = {**(self.workspace or {}), "namespaces": list(self.namespaces)}
+        labels = tenant_labels(self.domain, self.environment)
+        annotations = {names.ANNOTATION_DOMAIN_UID: self.domain_uid}
+        name = names.workspace_name(self.domain, self.environment)
+        return build(names.KIND_WORKSPACE, name, None, labels, {"spec": spec}, annotations)
+
+    def keeping(self, namespaces: list[str], children: list[Desired], problems: list[Problem]) -> TenantPlan:
+        """A copy that keeps only ``namespaces`` (and ``children``), with ``problems``; its Workspace
+        is built again only when the namespaces it lists changed."""
+        copy = replace(self, namespaces=namespaces, children=children, problems=problems)
+        if self.workspace is not None and namespaces != self.namespaces:
+            copy.workspace_object = copy.build_workspace()
+        return copy
 
 
 def effective_policy(domain: DomainRecord, binding: BindingRecord, settings: Settings) -> tuple[str, list[Problem]]:
@@ -261,6 +270,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
             plan.children.append(_isolation(namespace, labels, domain.name, environment))
 
     plan.workspace = _workspace_spec(domain, plan)
+    plan.workspace_object = plan.build_workspace()
     return plan
 
 
@@ -299,10 +309,6 @@ def _isolation(namespace: str, labels: dict[str, str], domain: str, environment:
     peers = {"namespaceSelector": {"matchLabels": {names.LABEL_DOMAIN: domain, names.LABEL_ENVIRONMENT: environment}}}
     content = {"spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [peers]}]}}
     return build("NetworkPolicy", names.NETWORK_POLICY_NAME, namespace, labels, content)
-
-
-def workspace_name(domain: str, environment: str) -> str:
-    return f"{domain}.{environment}"
 
 
 def _workspace_spec(domain: DomainRecord, plan: TenantPlan) -> dict[str, Any]:

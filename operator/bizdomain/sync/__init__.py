@@ -1,6 +1,6 @@
 """The I/O layer: converge a cluster on its plan with server-side apply, and prune what we own."""
 
+from bizdomain.report import ClusterReport, TenantOutcome
 from bizdomain.sync.engine import sync_cluster
-from bizdomain.sync.report import ClusterReport, TenantOutcome
 
 __all__ = ["ClusterReport", "TenantOutcome", "sync_cluster"]

@@ -17,15 +17,16 @@ from collections.abc import Callable
 
 from bizdomain import metrics, names
 from bizdomain.concurrency import each
+from bizdomain.conditions import now
 from bizdomain.config import Settings
 from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
-from bizdomain.sync.report import ClusterReport, TenantOutcome
-from bizdomain.sync.view import MANAGED, TENANT_KINDS, Key, MemberView
-from bizdomain.sync.workspaces import now, workspace_statuses
+from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
+from bizdomain.sync.view import MANAGED, TENANT_KINDS, MemberView
+from bizdomain.sync.workspaces import workspace_statuses
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,7 @@ class ClusterSync:
             await self.view.ready(self.settings.relist_seconds)
         except KubeError as exc:
             self.report.ok = False
-            self.report.reason = names.Reason.CLUSTER_UNREACHABLE if exc.unreachable else names.Reason.SYNC_FAILED
-            if exc.status == 401:
-                self.report.reason = names.Reason.CREDENTIALS_INVALID
+            self.report.reason = failure_reason(exc.status, exc.unreachable)
             self.report.message = f"listing objects failed, nothing applied or pruned: {exc}"
             return self.report
         self.namespaces = self.view.namespaces()

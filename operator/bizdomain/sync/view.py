@@ -30,10 +30,10 @@ from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
 from bizdomain.plan.attribution import drift_domain, namespaced_tenant_ok
+from bizdomain.plan.objects import Key, key_of
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str | None, str]
 MANAGED = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY_VALUE}"
 TENANT_KINDS = ("Workspace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy")
 # kind -> label selector (None: every object; a project name taken by someone else must be seen).
@@ -46,11 +46,6 @@ OUR_ANNOTATIONS = f"{names.GROUP}/"
 _KEEP = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
 WATCH_SECONDS = 300
 WATCH_BACKOFF_MAX = 10.0
-
-
-def key_of(obj: JSON) -> Key:
-    meta = obj["metadata"]
-    return (obj["kind"], meta.get("namespace"), meta["name"])
 
 
 def _version(obj: JSON) -> int | None:

@@ -20,12 +20,12 @@ from bizdomain.plan import (
     binding_clusters,
     binding_domain,
     domain_for_namespace,
+    foreign_clusters,
     plan_cluster,
     selects,
     tenant_labels,
     unknown_clusters,
 )
-from bizdomain.plan.cluster import foreign_clusters
 from unit import factories, strategies
 from unit.factories import SETTINGS
 
@@ -398,3 +398,22 @@ def test_property_a_partial_plan_is_the_full_plan_restricted_to_its_scope(world:
         full = plan_cluster(member, world, SETTINGS).scoped(scope)
         partial = plan_cluster(member, world, SETTINGS, scope).scoped(scope)
         assert canonical(partial) == canonical(full)
+
+
+def test_reading_a_plans_objects_changes_nothing() -> None:
+    # The planned tenant is shared (memoized); decide's copy lists the namespaces it keeps.
+    a = factories.domain_spec_dict(projects=[{"name": "shared"}, {"name": "a-only"}])
+    b = factories.domain_spec_dict(projects=[{"name": "shared"}, {"name": "b-only"}])
+    world = factories.world(
+        [factories.domain("alpha", a), factories.domain("beta", b, created="2024-05-01T00:00:00Z")],
+        [bound("dev", "alpha"), bound("dev", "beta")],
+        [factories.member("dev")],
+    )
+    planned = plan_cluster(world.members["dev"], world, SETTINGS).tenants[("beta", "dev")]
+    before = (planned.workspace_object, list(planned.namespaces))
+    loser = decide(plan_cluster(world.members["dev"], world, SETTINGS), {}, {}, SETTINGS).plan.tenants[("beta", "dev")]
+    assert loser.objects[0].body["spec"]["namespaces"] == ["b-only"]
+    assert loser.objects == loser.objects
+    assert (planned.workspace_object, planned.namespaces) == before
+    assert planned.objects[0].body["spec"]["namespaces"] == ["shared", "b-only"]
+    assert planned.objects[0] is planned.workspace_object

@@ -7,7 +7,7 @@ from typing import Any
 from bizdomain import names
 from bizdomain.plan import ClusterPlan, Problem
 from bizdomain.plan.tenant import TenantPlan
-from bizdomain.sync.report import ClusterReport
+from bizdomain.report import ClusterReport
 from bizdomain.sync.workspaces import workspace_statuses
 
 CRD: Any = None  # never read here

@@ -1,4 +1,9 @@
-"""What one sync pass did on one cluster, per tenant: the engine fills it, the status writer reads it."""
+"""What one sync pass did on one cluster, per tenant: the engine fills it, status reads it.
+
+Pure data (no client): :mod:`bizdomain.sync.engine` fills a :class:`ClusterReport` per pass, the
+runtime keeps the last one per member, and :mod:`bizdomain.status` and :mod:`bizdomain.reporting`
+read it. Below ``sync`` so that status never depends on the I/O layer.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +47,19 @@ class ClusterReport:
     writes: int = 0
     skipped: set[str] = field(default_factory=set)  # domains left alone: they changed during the pass
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the member answered with valid credentials (it may still have failed otherwise)."""
+        return self.reason not in names.UNREACHABLE_REASONS
+
     def tenant(self, key: TenantKey) -> TenantOutcome:
         if key not in self.tenants:
             self.tenants[key] = TenantOutcome(*key)
         return self.tenants[key]
+
+
+def failure_reason(status: int | None, unreachable: bool) -> str:
+    """The reason a member's failed request gives a pass: unreachable, refused credentials, or failed."""
+    if status == 401:
+        return names.Reason.CREDENTIALS_INVALID
+    return names.Reason.CLUSTER_UNREACHABLE if unreachable else names.Reason.SYNC_FAILED
