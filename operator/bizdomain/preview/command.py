@@ -21,13 +21,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients, kube_from_kubeconfig
+from bizdomain.plan import World, binding_clusters, domain_for_namespace
 from bizdomain.preview.changes import decide_member, result, wanted_bodies
 from bizdomain.preview.host import host_issues, read_host
 from bizdomain.preview.live import Unreadable, read_bodies, read_member
 from bizdomain.preview.load import Loaded, LoadError, load
-from bizdomain.preview.model import ClusterResult, PlanResult
+from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
 from bizdomain.preview.render import render
 from bizdomain.preview.state import converged
 from bizdomain.preview.world import HostObjects, target, world
@@ -74,6 +76,13 @@ def add_parser(sub: Any) -> None:
         help="the files hold every BusinessDomain and EnvironmentBinding: the others are deleted "
         "(as Argo CD's prune does)",
     )
+    p.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only these domains (repeatable): their tenants, changes and problems, on their clusters",
+    )
     p.add_argument("--kubeconfig", help="kubeconfig of the host (default: $KUBECONFIG, else ~/.kube/config)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -118,9 +127,14 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     after = world(target(base, loaded.objects, prune=args.prune), settings)
     plan = PlanResult(mode="live" if args.live else "offline", base=label, host=host_issues(after, settings))
     plan.skipped = dict(loaded.skipped)
+    scope = frozenset(args.domain) if args.domain else None
+    clusters = sorted({*after.members, *before.members})
+    if scope is not None:
+        plan.host = [h for h in plan.host if _issue_domain(h, settings) in scope]
+        clusters = sorted(in_scope(before, scope, settings) | in_scope(after, scope, settings))
     clients = MemberClients(host, settings) if args.live and host is not None else None
     try:
-        for name in sorted({*after.members, *before.members}):
+        for name in clusters:
             member = after.members.get(name)
             if member is None or member.deleting:
                 removed = before.members[name]
@@ -129,7 +143,11 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
                 continue
             if member.spec is None:
                 continue  # reported with the host's problems; the operator does not act on it
-            plan.clusters.append(await _cluster(member, before, after, settings, clients))
+            found = await _cluster(member, before, after, settings, clients)
+            if scope is not None:
+                found.tenants = [t for t in found.tenants if t.domain in scope]
+                found.changes = [c for c in found.changes if c.domain in scope]
+            plan.clusters.append(found)
     finally:
         if clients is not None:
             await clients.close()
@@ -150,6 +168,21 @@ async def _cluster(
     except Unreadable as exc:
         return ClusterResult(member.name, environments, status=exc.status, error=exc.issue)
     return result(member, decision, state, settings)
+
+
+def in_scope(world: World, domains: frozenset[str], settings: Settings) -> set[str]:
+    """The members the bindings of ``domains`` select in ``world``."""
+    out: set[str] = set()
+    for binding in world.bindings.values():
+        if domain_for_namespace(binding.namespace, settings) in domains:
+            out.update(binding_clusters(binding, world))
+    return out
+
+
+def _issue_domain(issue: HostIssue, settings: Settings) -> str | None:
+    if issue.kind == names.KIND_BINDING:
+        return domain_for_namespace(issue.namespace or "", settings)
+    return issue.name if issue.kind == names.KIND_DOMAIN else None
 
 
 def _color(args: argparse.Namespace) -> bool:
