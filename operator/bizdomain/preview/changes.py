@@ -18,7 +18,7 @@ from bizdomain.decide import SUBJECTS, Apply, Decision, Prune, decide, key_of, s
 from bizdomain.plan import MemberRecord, World, plan_cluster
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
 from bizdomain.preview import danger
-from bizdomain.preview.diff import diff
+from bizdomain.preview.diff import diff, new_fields
 from bizdomain.preview.model import ACTIONS, Change, ClusterResult, Issue, TenantResult
 from bizdomain.preview.state import Key, MemberState
 
@@ -74,8 +74,7 @@ class _Describer:
         domain, environment = action.tenant or (None, None)
         if action.create or before is None:
             verb = "create"
-            fields = [] if desired.kind in QUIET_CREATES else diff(body, None, whole=True)
-            fields = [f for f in fields if not f.path.startswith("metadata.")]
+            fields = [] if desired.kind in QUIET_CREATES else new_fields(body)
         else:
             verb = "update" if _hash(before) != desired.spec_hash else "correct"
             fields = diff(body, before, whole=self.state.whole)

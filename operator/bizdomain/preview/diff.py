@@ -104,6 +104,15 @@ class _Differ:
             self.out.append(FieldChange("~", path, before=have, after=want))
 
 
+def new_fields(desired: JSON) -> list[FieldChange]:
+    """The content of a new object (its spec, subjects, roleRef, ...; not its metadata), leaf by leaf."""
+    differ = _Differ(str(desired.get("kind", "")), whole=True)
+    for k, v in desired.items():
+        if k not in ("apiVersion", "kind", "metadata"):
+            differ.walk(v, None, k, present=False)
+    return differ.out
+
+
 def diff(desired: JSON, live: JSON | None, *, whole: bool) -> list[FieldChange]:
     """What applying ``desired`` changes in ``live`` (None: everything is added).
 

@@ -52,12 +52,15 @@ def _cluster(cluster: ClusterResult, paint: _Paint) -> Iterator[str]:
         yield "  " + paint("dim", "MemberCluster removed: the operator stops managing it; nothing there is pruned")
         return
     tenants = {(t.domain, t.environment): t for t in cluster.tenants}
-    keys = sorted({*tenants, *((c.domain or "", c.environment or "") for c in cluster.changes)})
+    grouped: dict[tuple[str, str], list[Change]] = {}
+    for c in cluster.changes:
+        grouped.setdefault((c.domain or "", c.environment or ""), []).append(c)
+    keys = sorted({*tenants, *grouped})
     if not keys:
         yield "  " + paint("dim", "no tenants")
     for key in keys:
         tenant = tenants.get(key)
-        changes = [c for c in cluster.changes if (c.domain or "", c.environment or "") == key]
+        changes = grouped.get(key, [])
         binding = f"  (binding {tenant.binding}{', frozen' if tenant.frozen else ''})" if tenant else "  (binding gone)"
         yield f"  {key[0]}/{key[1]}{binding}"
         for change in changes:

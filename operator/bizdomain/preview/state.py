@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain.config import Settings
-from bizdomain.decide import decide, key_of
+from bizdomain.decide import IN_SYNC, decide, key_of
 from bizdomain.plan import MemberRecord, World, plan_cluster
 
 JSON = dict[str, Any]
@@ -37,7 +37,9 @@ def converged(member: MemberRecord | None, base: World, settings: Settings) -> M
     for action in decide(plan, {}, {}, settings).applies:
         body = action.desired.body
         key = key_of(body)
-        state.live[key] = state.bodies[key] = body
+        state.bodies[key] = body
+        # As the operator's view keeps it: judged against the desired object it holds exactly.
+        state.live[key] = {**body, IN_SYNC: action.desired.spec_hash}
         if body["kind"] == "Namespace":
             state.namespaces[body["metadata"]["name"]] = body
     return state

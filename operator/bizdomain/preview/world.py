@@ -33,8 +33,12 @@ Key = tuple[str, str, str]  # kind, namespace ("" when cluster-scoped), name
 LATER = "9999-12-31T23:59:59Z"  # the creation time of what a change creates: after everything there
 
 
-def placeholder_uid(domain: str) -> str:
-    return f"<uid:{domain}>"
+def placeholder_uid(name: str, kind: str = names.KIND_DOMAIN, namespace: str | None = None) -> str:
+    """A stand-in for the uid the API server gives: ``<uid:payments>`` for a domain (it appears on
+    the namespaces and Workspaces made for it), the kind and path for the others."""
+    if kind == names.KIND_DOMAIN:
+        return f"<uid:{name}>"
+    return f"<uid:{kind}/{namespace}/{name}>" if namespace else f"<uid:{kind}/{name}>"
 
 
 def key(obj: JSON) -> Key:
@@ -100,7 +104,7 @@ def _identity(obj: JSON) -> JSON:
     obj = {**obj, "metadata": dict(meta)}
     obj["metadata"].setdefault("creationTimestamp", "")
     if not obj["metadata"].get("uid"):
-        obj["metadata"]["uid"] = placeholder_uid(meta["name"]) if obj["kind"] == names.KIND_DOMAIN else ""
+        obj["metadata"]["uid"] = placeholder_uid(meta["name"], obj["kind"], meta.get("namespace"))
     return obj
 
 
