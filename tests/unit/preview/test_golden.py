@@ -64,7 +64,9 @@ def test_the_gitops_example_plans_from_nothing(capsys: pytest.CaptureFixture[str
 def test_an_unchanged_base_plans_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     """Planning a base against itself: the operator's converged state needs nothing (exit 0)."""
     for case in sorted(p for p in CASES.iterdir() if (p / "base").is_dir()):
-        out, code = _run(["plan", "-f", str(case / "base"), "--base", str(case / "base"), "--detailed-exitcode"], capsys)
+        out, code = _run(
+            ["plan", "-f", str(case / "base"), "--base", str(case / "base"), "--detailed-exitcode"], capsys
+        )
         assert code == 0, (case.name, out)
         assert "No changes." in out
 
