@@ -22,11 +22,19 @@ LABELS = {
 COLORS = {"+": "32", "~": "33", "-": "31", "!": "1;31", "head": "1", "dim": "2", "problem": "35"}
 
 
+def clean(text: str) -> str:
+    """``text`` with every control character shown as an escape: names and messages come from files
+    anyone can propose (a subject's name is free text), and must never move the cursor, erase a
+    line or recolor one (hiding a DANGER line from the reviewer)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 class _Paint:
     def __init__(self, color: bool) -> None:
         self.color = color
 
     def __call__(self, style: str, text: str) -> str:
+        text = clean(text)
         return f"\033[{COLORS[style]}m{text}\033[0m" if self.color else text
 
 
@@ -62,7 +70,7 @@ def _cluster(cluster: ClusterResult, paint: _Paint) -> Iterator[str]:
         tenant = tenants.get(key)
         changes = grouped.get(key, [])
         binding = f"  (binding {tenant.binding}{', frozen' if tenant.frozen else ''})" if tenant else "  (binding gone)"
-        yield f"  {key[0]}/{key[1]}{binding}"
+        yield clean(f"  {key[0]}/{key[1]}{binding}")
         for change in changes:
             yield from _change(change, paint)
         for problem in tenant.problems if tenant else []:

@@ -91,3 +91,24 @@ def test_json_is_versioned_and_counts_match(capsys: pytest.CaptureFixture[str]) 
         "bizdomain.io:department:backend:viewer",
     }
     assert all(c["dangers"] for c in changes)
+
+
+def test_a_name_with_terminal_escapes_cannot_hide_a_danger_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attacker's change: admin for a user whose name moves the cursor up and erases the DANGER
+    line (a subject's name is free text). Printed for a terminal, the escapes are shown, not obeyed."""
+    case = CASES / "new-domain" / "change"
+    for file in case.iterdir():
+        (tmp_path / file.name).write_text(file.read_text())
+    domain = (tmp_path / "domain.yaml").read_text()
+    hidden = "mallory\\x1b[1A\\x1b[2K\\x1b[8m"  # YAML double-quoted escapes: up, erase line, invisible
+    (tmp_path / "domain.yaml").write_text(
+        domain.replace("{kind: Group, name: sre}", f'{{kind: User, name: "{hidden}"}}')
+    )
+    out, code = _run(["plan", "-f", str(tmp_path), "--color", "always", "--detailed-exitcode"], capsys)
+    assert code == 2
+    assert "\x1b[1A" not in out
+    assert "\x1b[2K" not in out
+    assert "\x1b[8m" not in out
+    assert "DANGER: grants admin to User mallory\\x1b[1A\\x1b[2K\\x1b[8m in namespace 'payments'" in out
