@@ -9,6 +9,7 @@ servers' own ``apiserver_request_total``.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -40,10 +41,10 @@ _SAMPLE = re.compile(r"^apiserver_request_total\{(.*)\}\s+(\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-def run_plan(platform: Platform, *args: str, output: str = "json") -> tuple[int, Any, str]:
-    """``bizdomain plan --live`` as a platform engineer runs it, with the host's kubeconfig."""
+def run_plan(platform: Platform, *args: str, output: str = "json", mode: str = "--live") -> tuple[int, Any, str]:
+    """``bizdomain plan --live`` (or ``--host``) as a platform engineer runs it, with the host's kubeconfig."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bizdomain.cli", "plan", "--live", "--kubeconfig", str(platform.host.kubeconfig),
+        [sys.executable, "-m", "bizdomain.cli", "plan", mode, "--kubeconfig", str(platform.host.kubeconfig),
          "-o", output, "--color", "never", "--detailed-exitcode", *args],
         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("BIZDOMAIN_") or k == "BIZDOMAIN_BIN_DIR"},
@@ -125,9 +126,17 @@ def test_after_convergence_the_plan_is_empty(platform: Platform, make_domain: An
     tenants = {(c["name"], t["environment"]): t for c in plan["clusters"] for t in c["tenants"]}
     assert set(tenants) == {("dev", "dev"), ("prod", "prod")}
     assert all(t["unchanged"] > 0 and not t["problems"] for t in tenants.values())
-    code, text, _ = run_plan(platform, "--domain", unique_name, output="text")
+    code, text, err = run_plan(platform, "--domain", unique_name, output="text")
     assert code == 0
     assert "No changes. The members match the plan." in text
+    # The members' credentials were read from their Secrets, and are nowhere in what was printed.
+    for member in MEMBERS:
+        secret = platform.get("secret", f"member-{member}", "bizdomain-system")
+        assert secret is not None
+        kubeconfig = yaml.safe_load(base64.b64decode(secret["data"]["kubeconfig"]))
+        token = kubeconfig["users"][0]["user"]["token"]
+        for printed in (text, err, json.dumps(plan)):
+            assert token[:16] not in printed
 
 
 def test_a_hand_edit_shows_as_drift(platform: Platform, make_domain: Any, unique_name: str) -> None:
@@ -182,6 +191,11 @@ def test_a_file_change_plans_exactly_what_the_operator_then_writes(
     code, plan, _ = run_plan(platform, "-f", str(files), "--domain", unique_name)
     assert code == 2
     planned = changes(plan)
+    # Members match the host (converged): the plan from the host alone, no member read, is the same.
+    code_host, plan_host, _ = run_plan(platform, "-f", str(files), "--domain", unique_name, mode="--host")
+    assert code_host == 2
+    assert plan_host["mode"] == "offline"
+    assert changes(plan_host) == planned
     dangers = [d for cl in plan["clusters"] for c in cl["changes"] for d in c["dangers"]]
     assert any("widens rights in the protected environment 'prod'" in d for d in dangers)
 
