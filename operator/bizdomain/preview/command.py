@@ -27,7 +27,7 @@ from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients, 
 from bizdomain.plan import World, binding_clusters, domain_for_namespace
 from bizdomain.preview.changes import decide_member, result, wanted_bodies
 from bizdomain.preview.host import host_issues, read_host
-from bizdomain.preview.live import Unreadable, read_bodies, read_member
+from bizdomain.preview.live import Unreadable, member_client, read_bodies, read_member
 from bizdomain.preview.load import Loaded, LoadError, load
 from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
 from bizdomain.preview.render import render
@@ -162,9 +162,10 @@ async def _cluster(
         return result(member, decide_member(member, after, state, settings), state, settings)
     environments = list(member.spec.environments)
     try:
-        state = await read_member(clients, member, after, settings)
+        kube = await member_client(clients, member, settings)  # once: a second ask could renew its token
+        state = await read_member(kube, member, after, settings)
         decision = decide_member(member, after, state, settings)
-        state.bodies.update(await read_bodies(clients, member, wanted_bodies(decision, state), settings))
+        state.bodies.update(await read_bodies(kube, member, wanted_bodies(decision, state), settings))
     except Unreadable as exc:
         return ClusterResult(member.name, environments, status=exc.status, error=exc.issue)
     return result(member, decision, state, settings)

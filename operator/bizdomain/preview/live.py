@@ -2,7 +2,8 @@
 
 Called by :mod:`bizdomain.preview.command` with ``--live``. The member's client comes from its
 kubeconfig Secret through the operator's own :class:`~bizdomain.members.MemberClients` (a first
-client is never renewed, so the Secret is never written); the member's objects come from the
+client is never renewed, so the Secret is never written: each member's client is asked for once
+per plan, since asking again once its token is due would renew it); the member's objects come from the
 operator's own :class:`~bizdomain.sync.view.MemberView`, judged against the plan exactly as a
 full pass judges them, listed once and not watched. Like a pass, a member without the
 Workspace CRD or bizdomain's ClusterRoles gets nothing. The only requests are GETs: the CRD,
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from bizdomain import names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
-from bizdomain.members import CredentialsError, KubeError, MemberClients
+from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
 from bizdomain.plan import MemberRecord, World, plan_cluster
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.preview.model import Issue
@@ -32,17 +33,21 @@ class Unreadable(Exception):
     issue: Issue
 
 
-async def read_member(clients: MemberClients, member: MemberRecord, world: World, settings: Settings) -> MemberState:
-    """Everything a full pass of the operator would read on ``member``."""
+async def member_client(clients: MemberClients, member: MemberRecord, settings: Settings) -> Kube:
+    """The member's client, built from its kubeconfig Secret: call once per member and plan."""
     assert member.spec is not None
     ref = member.spec.kubeconfig_secret_ref
     where = f"Secret {settings.namespace}/{ref.name}"
     try:
-        kube = await clients.client(member.name, ref.name, ref.key)
+        return await clients.client(member.name, ref.name, ref.key)
     except CredentialsError as exc:
         raise Unreadable("unreadable", Issue(names.Reason.CREDENTIALS_INVALID, str(exc))) from None
     except KubeError as exc:
         raise Unreadable("unreadable", Issue(names.Reason.SYNC_FAILED, f"cannot read {where}: {exc}")) from None
+
+
+async def read_member(kube: Kube, member: MemberRecord, world: World, settings: Settings) -> MemberState:
+    """Everything a full pass of the operator would read on ``member``."""
     plan = plan_cluster(member, world, settings)
     view = MemberView(kube, watch=False)
     view.expect([*plan.platform, *(d for t in plan.tenants.values() for d in t.objects)], replace=True)
@@ -62,13 +67,8 @@ async def read_member(clients: MemberClients, member: MemberRecord, world: World
     return MemberState(namespaces=view.namespaces(), live=view.managed(), whole=False)
 
 
-async def read_bodies(
-    clients: MemberClients, member: MemberRecord, keys: list[Key], settings: Settings
-) -> dict[Key, JSON]:
+async def read_bodies(kube: Kube, member: MemberRecord, keys: list[Key], settings: Settings) -> dict[Key, JSON]:
     """The whole objects ``keys`` name (an update's diff needs the fields a view entry drops)."""
-    assert member.spec is not None
-    ref = member.spec.kubeconfig_secret_ref
-    kube = await clients.client(member.name, ref.name, ref.key)
     found: dict[Key, JSON] = {}
 
     async def one(key: Key) -> None:
