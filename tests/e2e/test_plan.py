@@ -224,6 +224,16 @@ def test_a_file_change_plans_exactly_what_the_operator_then_writes(
     assert {(c, "update" if a == "correct" else a, *rest) for c, a, *rest in planned} == done
     assert len(done) >= 10  # 2 RoleBindings created, 12 objects pruned, 2 released, quota and Workspaces updated
 
+    # The project back: its released namespaces are taken back (an update), never created again.
+    files.write_text(yaml.safe_dump(domain_doc(unique_name, projects=projects), allow_unicode=True))
+    code, plan, _ = run_plan(platform, "-f", str(files), "--domain", unique_name)
+    assert code == 2
+    batch = f"{unique_name}-batch"
+    assert {(c, a) for c, a, kind, _, name in changes(plan) if kind == "Namespace" and name == batch} == {
+        ("dev", "update"),
+        ("prod", "update"),
+    }
+
 
 def test_a_stopped_member_api_server_is_an_error(platform: Platform, make_domain: Any, unique_name: str) -> None:
     make_domain(unique_name)

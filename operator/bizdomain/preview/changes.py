@@ -35,8 +35,17 @@ def decide_member(member: MemberRecord, world: World, state: MemberState, settin
 
 def wanted_bodies(decision: Decision, state: MemberState) -> list[Key]:
     """Objects whose whole body the diff needs and ``state`` does not hold (live: read them)."""
-    keys = [a.desired.key for a in decision.applies if a.desired.key in state.live]
+    keys = [a.desired.key for a in decision.applies if _before(a.desired.key, state) is not None]
     return [k for k in keys if k not in state.bodies]
+
+
+def _before(key: Key, state: MemberState) -> JSON | None:
+    """What the member holds under ``key``: a namespace the operator released is no longer managed
+    (not among the managed objects) but is still there, and taking it back is an update."""
+    found = state.bodies.get(key) or state.live.get(key)
+    if found is None and key[0] == "Namespace":
+        found = state.namespaces.get(key[2])
+    return found
 
 
 def _hash(obj: JSON | None) -> str | None:
@@ -69,7 +78,7 @@ class _Describer:
 
     def apply(self, action: Apply) -> Change:
         desired = action.desired
-        before = self.state.bodies.get(desired.key) or self.state.live.get(desired.key)
+        before = _before(desired.key, self.state)
         body = desired.body
         domain, environment = action.tenant or (None, None)
         if action.create or before is None:

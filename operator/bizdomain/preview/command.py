@@ -198,8 +198,8 @@ async def run(args: argparse.Namespace) -> int:
         return _fail("--prune needs -f: with no files it would delete every domain")
     if args.base and (args.host or args.live):
         return _fail("--base compares with files; --host and --live compare with the live host: pick one")
-    if not (args.filename or args.host or args.live):
-        return _fail("nothing to plan: give files (-f), or --host / --live to plan what the host holds")
+    if not (args.filename or args.live):
+        return _fail("nothing to plan: give files (-f), or --live to compare the host with its members")
     settings = Settings.from_env()
     try:
         loaded = load(args.filename)
