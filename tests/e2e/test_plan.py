@@ -133,7 +133,7 @@ def test_after_convergence_the_plan_is_empty(platform: Platform, make_domain: An
     assert all(t["unchanged"] > 0 and not t["problems"] for t in tenants.values())
     code, text, err = run_plan(platform, "--domain", unique_name, output="text")
     assert code == 0
-    assert "No changes. The members match the plan." in text
+    assert "No changes: the members match the plan." in text
     # The members' credentials were read from their Secrets, and are nowhere in what was printed.
     for member in MEMBERS:
         secret = platform.get("secret", f"member-{member}", "bizdomain-system")

@@ -134,20 +134,22 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
         clusters = sorted(in_scope(before, scope, settings) | in_scope(after, scope, settings))
     clients = MemberClients(host, settings) if args.live and host is not None else None
     try:
+        planned = [m for n in clusters if (m := after.members.get(n)) is not None and not m.deleting and m.spec]
+        # Members are read side by side (live); one that hangs holds up only its own result.
+        found = await asyncio.gather(*(_cluster(m, before, after, settings, clients) for m in planned))
+        results = {r.cluster: r for r in found}
         for name in clusters:
             member = after.members.get(name)
             if member is None or member.deleting:
                 removed = before.members[name]
                 environments = list(removed.spec.environments) if removed.spec else []
                 plan.clusters.append(ClusterResult(name, environments, status="removed"))
-                continue
-            if member.spec is None:
-                continue  # reported with the host's problems; the operator does not act on it
-            found = await _cluster(member, before, after, settings, clients)
-            if scope is not None:
-                found.tenants = [t for t in found.tenants if t.domain in scope]
-                found.changes = [c for c in found.changes if c.domain in scope]
-            plan.clusters.append(found)
+            elif name in results:  # a member whose spec does not parse is a host problem: not acted on
+                result_ = results[name]
+                if scope is not None:
+                    result_.tenants = [t for t in result_.tenants if t.domain in scope]
+                    result_.changes = [c for c in result_.changes if c.domain in scope]
+                plan.clusters.append(result_)
     finally:
         if clients is not None:
             await clients.close()

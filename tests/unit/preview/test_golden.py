@@ -68,7 +68,7 @@ def test_an_unchanged_base_plans_nothing(capsys: pytest.CaptureFixture[str]) -> 
             ["plan", "-f", str(case / "base"), "--base", str(case / "base"), "--detailed-exitcode"], capsys
         )
         assert code == 0, (case.name, out)
-        assert "No changes." in out
+        assert "No changes on any member." in out
 
 
 def test_no_secret_content_is_ever_printed(capsys: pytest.CaptureFixture[str]) -> None:
