@@ -106,7 +106,5 @@ def render(plan: PlanResult, *, color: bool) -> str:
     if counts["errors"]:
         lines.append(paint("!", f"! {counts['errors']} cluster(s) could not be read: the plan is incomplete"))
     if not plan.changed and not counts["errors"]:
-        lines.append(
-            "No changes: the members match the plan." if plan.mode == "live" else "No changes on any member."
-        )
+        lines.append("No changes: the members match the plan." if plan.mode == "live" else "No changes on any member.")
     return "\n".join(lines) + "\n"
