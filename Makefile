@@ -73,6 +73,9 @@ bench: venv binaries ## Operator vs the direct-apply floor at BENCH_NS domains (
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,bench]'
 	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m bench --ns "$(or $(BENCH_NS),10 100 1000)" $(BENCH_ARGS)
 
-.PHONY: bench
+bench-plan: venv ## Time an offline `bizdomain plan` of 1000 domains x 2 environments x 2 clusters each (no cluster)
+	$(PY) -m bench.plan --domains $(or $(BENCH_PLAN_N),1000)
+
+.PHONY: bench bench-plan
 
 .PHONY: help venv binaries manifests lint fmt test cluster-up cluster-down install uninstall deploy undeploy run

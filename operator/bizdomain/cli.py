@@ -1,4 +1,5 @@
-"""``bizdomain join`` / ``bizdomain unjoin``: onboard a member cluster (also ``kubectl bizdomain``).
+"""``bizdomain join`` / ``bizdomain unjoin``: onboard a member cluster (also ``kubectl bizdomain``);
+``bizdomain plan`` lives in :mod:`bizdomain.preview` and is wired in here.
 
 join, with an admin kubeconfig of the member:
   1. on the member: a namespace, a ServiceAccount and the least-privilege ClusterRole the
@@ -32,6 +33,8 @@ from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
 from bizdomain.plan.boundary import operator_admission_policy
 from bizdomain.plan.roles import deployer_admission_policy, desired_platform_roles, desired_workspace_crd
+from bizdomain.preview import add_parser as add_plan_parser
+from bizdomain.preview import run as run_plan
 
 OPERATOR_ROLE = names.OPERATOR_ROLE
 SERVICE_ACCOUNT = names.OPERATOR_SERVICE_ACCOUNT
@@ -298,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 default=DEFAULT_TOKEN_HOURS,
                 help="lifetime of the member token (at least 10 minutes); the operator renews it when half is spent",
             )
+    add_plan_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        return asyncio.run(run_plan(args))
     return asyncio.run(join(args) if args.command == "join" else unjoin(args))
 
 
