@@ -14,9 +14,9 @@ from collections import Counter
 from typing import Any
 
 from bizdomain.config import Settings
-from bizdomain.decide import SUBJECTS, Apply, Decision, Prune, decide, key_of, subject_keys, tenant_of
-from bizdomain.plan import MemberRecord, World, plan_cluster
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH
+from bizdomain.decide import SUBJECTS, Apply, Decision, Prune, decide, subject_keys, tenant_of
+from bizdomain.plan import MemberRecord, TenantMemo, World, plan_cluster
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, key_of
 from bizdomain.preview import danger
 from bizdomain.preview.diff import diff, new_fields
 from bizdomain.preview.model import ACTIONS, Change, ClusterResult, Issue, TenantResult
@@ -28,9 +28,11 @@ QUIET_CREATES = ("Namespace", "Workspace")
 KIND_ORDER = ("Workspace", "Namespace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy")
 
 
-def decide_member(member: MemberRecord, world: World, state: MemberState, settings: Settings) -> Decision:
+def decide_member(
+    member: MemberRecord, world: World, state: MemberState, settings: Settings, memo: TenantMemo | None = None
+) -> Decision:
     """What the operator's next full pass on ``member`` would do, given ``state``."""
-    return decide(plan_cluster(member, world, settings), state.namespaces, state.live, settings)
+    return decide(plan_cluster(member, world, settings, memo=memo), state.namespaces, state.live, settings)
 
 
 def wanted_bodies(decision: Decision, state: MemberState) -> list[Key]:

@@ -24,7 +24,7 @@ from typing import Any
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients, kube_from_kubeconfig
-from bizdomain.plan import World, binding_clusters, domain_for_namespace
+from bizdomain.plan import TenantMemo, World, binding_clusters, domain_for_namespace
 from bizdomain.preview.changes import decide_member, result, wanted_bodies
 from bizdomain.preview.host import host_issues, read_host
 from bizdomain.preview.live import Unreadable, member_client, read_bodies, read_member
@@ -136,7 +136,9 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     try:
         planned = [m for n in clusters if (m := after.members.get(n)) is not None and not m.deleting and m.spec]
         # Members are read side by side (live); one that hangs holds up only its own result.
-        found = await asyncio.gather(*(_cluster(m, before, after, settings, clients) for m in planned))
+        # One memo per world: a tenant bound to several clusters is planned once, as the runtime does.
+        memos = (TenantMemo(), TenantMemo())
+        found = await asyncio.gather(*(_cluster(m, before, after, settings, clients, memos) for m in planned))
         results = {r.cluster: r for r in found}
         for name in clusters:
             member = after.members.get(name)
@@ -157,16 +159,21 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
 
 
 async def _cluster(
-    member: Any, before: Any, after: Any, settings: Settings, clients: MemberClients | None
+    member: Any,
+    before: Any,
+    after: Any,
+    settings: Settings,
+    clients: MemberClients | None,
+    memos: tuple[TenantMemo, TenantMemo],
 ) -> ClusterResult:
     if clients is None:
-        state = converged(before.members.get(member.name), before, settings)
-        return result(member, decide_member(member, after, state, settings), state, settings)
+        state = converged(before.members.get(member.name), before, settings, memos[0])
+        return result(member, decide_member(member, after, state, settings, memos[1]), state, settings)
     environments = list(member.spec.environments)
     try:
         kube = await member_client(clients, member, settings)  # once: a second ask could renew its token
-        state = await read_member(kube, member, after, settings)
-        decision = decide_member(member, after, state, settings)
+        state = await read_member(kube, member, after, settings, memos[1])
+        decision = decide_member(member, after, state, settings, memos[1])
         state.bodies.update(await read_bodies(kube, member, wanted_bodies(decision, state), settings))
     except Unreadable as exc:
         return ClusterResult(member.name, environments, status=exc.status, error=exc.issue)

@@ -18,6 +18,7 @@ from bizdomain.config import Settings
 from bizdomain.members import Kube
 from bizdomain.plan import World, host_namespace_state
 from bizdomain.plan.host import HostNamespace
+from bizdomain.plan.placement import place
 from bizdomain.preview.model import HostIssue, Issue
 from bizdomain.preview.world import HostObjects
 from bizdomain.status import binding_status
@@ -56,9 +57,10 @@ def host_issues(world: World, settings: Settings) -> list[HostIssue]:
         if verdict.state is HostNamespace.CONFLICT:
             issue = Issue(names.Reason.HOST_NAMESPACE_CONFLICT, verdict.message)
             out.append(HostIssue(names.KIND_DOMAIN, None, domain.name, issue))
+    placement = place(world)
     for key in sorted(world.bindings):
         binding = world.bindings[key]
-        ready = binding_status(binding, world, {}, settings).conditions[0]
+        ready = binding_status(binding, world, {}, settings, placement).conditions[0]
         if ready.reason in HOST_REASONS:
             out.append(HostIssue(names.KIND_BINDING, key[0], key[1], Issue(ready.reason, ready.message)))
     for name in sorted(world.members):

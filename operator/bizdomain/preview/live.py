@@ -18,7 +18,7 @@ from bizdomain import names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
-from bizdomain.plan import MemberRecord, World, plan_cluster
+from bizdomain.plan import MemberRecord, TenantMemo, World, plan_cluster
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.preview.model import Issue
 from bizdomain.preview.state import JSON, Key, MemberState
@@ -46,9 +46,11 @@ async def member_client(clients: MemberClients, member: MemberRecord, settings: 
         raise Unreadable("unreadable", Issue(names.Reason.SYNC_FAILED, f"cannot read {where}: {exc}")) from None
 
 
-async def read_member(kube: Kube, member: MemberRecord, world: World, settings: Settings) -> MemberState:
+async def read_member(
+    kube: Kube, member: MemberRecord, world: World, settings: Settings, memo: TenantMemo | None = None
+) -> MemberState:
     """Everything a full pass of the operator would read on ``member``."""
-    plan = plan_cluster(member, world, settings)
+    plan = plan_cluster(member, world, settings, memo=memo)
     view = MemberView(kube, watch=False)
     view.expect([*plan.platform, *(d for t in plan.tenants.values() for d in t.objects)], replace=True)
     try:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bizdomain.config import Settings
-from bizdomain.decide import IN_SYNC, decide, key_of
-from bizdomain.plan import MemberRecord, World, plan_cluster
+from bizdomain.decide import IN_SYNC, decide
+from bizdomain.plan import MemberRecord, TenantMemo, World, plan_cluster
+from bizdomain.plan.objects import key_of
 
 JSON = dict[str, Any]
 Key = tuple[str, str | None, str]
@@ -28,12 +29,14 @@ class MemberState:
     whole: bool = True  # bodies are what the operator itself would write (nothing else is there)
 
 
-def converged(member: MemberRecord | None, base: World, settings: Settings) -> MemberState:
+def converged(
+    member: MemberRecord | None, base: World, settings: Settings, memo: TenantMemo | None = None
+) -> MemberState:
     """The member after the operator converged it on ``base`` (empty when the base lacks it)."""
     state = MemberState()
     if member is None or member.spec is None:
         return state
-    plan = plan_cluster(member, base, settings)
+    plan = plan_cluster(member, base, settings, memo=memo)
     for action in decide(plan, {}, {}, settings).applies:
         body = action.desired.body
         key = key_of(body)
