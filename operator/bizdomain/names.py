@@ -96,6 +96,8 @@ COND_READY: Final = "Ready"
 COND_RECONCILING: Final = "Reconciling"
 COND_DEGRADED: Final = "Degraded"
 COND_REACHABLE: Final = "Reachable"
+# Usage of a domain's budget passed the budget (it was lowered below what runs): said, nothing deleted.
+COND_OVER_BUDGET: Final = "OverBudget"
 
 
 class Reason:
@@ -129,6 +131,11 @@ class Reason:
     PLATFORM_NOT_INSTALLED: Final = "PlatformNotInstalled"
     HOST_NAMESPACE_CONFLICT: Final = "HostNamespaceConflict"
     SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
+    # Domain budgets: a binding's split does not fit (frozen), or usage passed a lowered budget.
+    BUDGET_EXCEEDED: Final = "BudgetExceeded"
+    OVER_BUDGET: Final = "OverBudget"
+    WITHIN_BUDGET: Final = "WithinBudget"
+    LIMITS_EXCEEDED: Final = "LimitsExceeded"
 
 
 def role_cluster_role(role: str) -> str:

@@ -16,8 +16,9 @@ from bizdomain.plan.compare import needs_apply
 from bizdomain.plan.host import HostPlan, desired_host, domain_trusted, host_namespace_state
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired, tenant_labels
+from bizdomain.plan.problems import Problem
 from bizdomain.plan.subjects import subject_problems
-from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant, workspace_name
+from bizdomain.plan.tenant import TenantPlan, desired_tenant, workspace_name
 
 __all__ = [
     "BindingRecord",
