@@ -66,7 +66,10 @@ def test_an_owner_raising_its_quota_past_the_budget_freezes_the_binding_naming_r
     tenant = tenant_on(budgeted(), bound(quota={"requests.cpu": "100000"}))
     assert tenant.frozen
     message = next(p.message for p in tenant.problems if p.reason == names.Reason.BUDGET_EXCEEDED)
-    assert "requests.cpu" in message and "200000" in message and "budget of 8" in message and "'dev'" in message
+    assert "requests.cpu" in message
+    assert "200000" in message
+    assert "budget of 8" in message
+    assert "'dev'" in message
 
 
 def test_a_project_quota_past_the_budget_freezes_too() -> None:
@@ -80,7 +83,8 @@ def test_dropping_a_budgeted_resource_would_leave_a_namespace_unbounded_and_is_r
     domain = budgeted(quota={"requests.cpu": "1", "requests.memory": "1Gi"})
     tenant = tenant_on(domain, bound(projectQuotas=[{"project": "pay", "hard": {"pods": "5"}}]))
     message = " ".join(p.message for p in tenant.problems)
-    assert tenant.frozen and "pods: namespace pay-batch on dev0 would have no quota" in message
+    assert tenant.frozen
+    assert "pods: namespace pay-batch on dev0 would have no quota" in message
     assert "unbounded" in message
 
 
@@ -94,7 +98,8 @@ def test_selecting_more_clusters_by_label_counts_every_cluster() -> None:
     selector = {"selector": {"matchLabels": {"tier": "gold"}}}
     assert not tenant_on(budgeted(), bound(clusters=selector), clusters=2).frozen  # 2 x 2 x 2 cpu = 8
     tenant = tenant_on(budgeted(), bound(clusters=selector), clusters=3)  # 12 > 8
-    assert tenant.frozen and "requests.cpu: 6 namespace(s) would allocate 12" in " ".join(p.message for p in tenant.problems)
+    assert tenant.frozen
+    assert "requests.cpu: 6 namespace(s) would allocate 12" in " ".join(p.message for p in tenant.problems)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +113,8 @@ def test_selecting_more_clusters_by_label_counts_every_cluster() -> None:
 )
 def test_an_owner_cannot_lift_the_container_limits_the_domain_sets(limits: dict[str, Any]) -> None:
     tenant = tenant_on(budgeted(), bound(limits=limits))
-    assert tenant.frozen and names.Reason.LIMITS_EXCEEDED in reasons(tenant)
+    assert tenant.frozen
+    assert names.Reason.LIMITS_EXCEEDED in reasons(tenant)
     assert "spec.limits.max of the BusinessDomain" in tenant.problems[0].message
 
 
@@ -119,7 +125,8 @@ def test_limits_within_the_ceiling_land() -> None:
 def test_a_budget_lowered_after_the_fact_freezes_what_no_longer_fits() -> None:
     lowered = budgeted(budgets=[{"environment": "dev", "hard": {**BUDGET, "requests.cpu": "3"}}])
     tenant = tenant_on(lowered, bound())
-    assert tenant.frozen and "budget of 3" in tenant.problems[0].message
+    assert tenant.frozen
+    assert "budget of 3" in tenant.problems[0].message
 
 
 def test_the_default_budget_covers_unlisted_environments_and_none_means_unbudgeted() -> None:
@@ -146,7 +153,8 @@ def test_a_resplit_within_the_budget_lands_with_each_project_its_own_quota() -> 
 
 def test_binding_source_has_one_share_per_project_and_cluster() -> None:
     domain, binding = budgeted(), bound()
-    assert domain.spec is not None and binding.spec is not None
+    assert domain.spec is not None
+    assert binding.spec is not None
     source = binding_source("payments", domain.spec, binding.spec, ["a", "b"])
     assert [(s.cluster, s.namespace) for s in source.shares] == [
         ("a", "pay"),
@@ -162,7 +170,8 @@ def test_a_later_source_never_squeezes_what_an_earlier_one_holds() -> None:
     baseline = Source("baseline", (Share("dev", "a", {"pods": "8"}),))
     sandbox = Source("sandbox", (Share("dev", "b", {"pods": "4"}),), held={"pods": Decimal(4)})
     verdict = judge("dev", {"pods": "10"}, [baseline, sandbox])
-    assert "baseline" in verdict.problems and "sandbox" not in verdict.problems
+    assert "baseline" in verdict.problems
+    assert "sandbox" not in verdict.problems
     assert verdict.allocated == {"pods": Decimal(4)}
 
 
