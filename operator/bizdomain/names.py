@@ -90,6 +90,12 @@ HOST_QUOTA_NAME: Final = "bizdomain-bindings"
 BINDING_COUNT_RESOURCE: Final = f"count/{PLURAL_BINDING}.{GROUP}"
 # On a domain's host namespace: the uid of the BusinessDomain it was created for.
 LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
+# On a domain's host namespace: its budgets and container ceiling, read by the host admission policy
+# `bizdomain-budgets` (charts/bizdomain/files/budget-policy.yaml) from namespaceObject.
+ANNOTATION_BUDGET_PREFIX: Final = f"budget.{GROUP}/"  # + <environment>.<resource>
+ANNOTATION_DEFAULT_BUDGET_PREFIX: Final = f"default-budget.{GROUP}/"  # + <resource>
+ANNOTATION_LIMITS_MAX_PREFIX: Final = f"limits-max.{GROUP}/"  # + <resource>
+BUDGET_POLICY: Final = "bizdomain-budgets"
 
 # Condition types.
 COND_READY: Final = "Ready"

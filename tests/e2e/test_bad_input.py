@@ -174,11 +174,23 @@ CASES = [
          {"project": d, "hard": {"pods": "2"}}])], refused="Duplicate value", setup=lambda d: [D(d)]),
     Case("binding-sets-a-budget", lambda d: [B(d, budgets=[{"environment": "dev", "hard": {"pods": "999"}}])],
          refused='unknown field "spec.budgets"', setup=lambda d: [D(d)]),
-    # ... and frozen in status (BudgetExceeded, LimitsExceeded) where it needs the domain or the clusters
-    Case("quota-over-budget", lambda d: [B(d, quota={"requests.cpu": "100000"})], reason="BudgetExceeded",
+    Case("quota-over-budget", lambda d: [B(d, quota={"requests.cpu": "100000"})],
+         refused="one namespace's quota may not be more than the domain's whole budget in dev (",
          setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
     Case("project-quota-over-budget", lambda d: [B(d, projectQuotas=[{"project": d, "hard": {"pods": "1e3"}}])],
-         reason="BudgetExceeded", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+         refused="may not be more than the domain's whole budget", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+    Case("default-budget-over", lambda d: [B(d, quota={"pods": "41"})], refused="whole budget in dev (pods 40)",
+         setup=lambda d: [D(d, defaultBudget={"pods": "40"})]),
+    Case("limits-lifted", lambda d: [B(d, limits={"max": {"cpu": "64"}})],
+         refused="container limits may not be above the domain's limits.max (cpu 2)",
+         setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}), B(d)]),
+    Case("limits-default-lifted", lambda d: [B(d, limits={"defaultRequest": {"cpu": "3"}})],
+         refused="container limits may not be above", setup=lambda d: [D(d, limits={"max": {"cpu": "2"}}), B(d)]),
+    # ... and frozen in status (BudgetExceeded, LimitsExceeded) where it needs more than the binding and
+    # its domain's namespace: the sum over every project and cluster, a budget or ceiling changed later
+    Case("split-over-budget", lambda d: [B(d, quota={"requests.cpu": "5"})], reason="BudgetExceeded",
+         message="2 namespace(s) would allocate 10",
+         setup=lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-0"}, {"name": f"{d}-1"}]), B(d)]),
     Case("many-projects-over-budget",
          lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-{i}"} for i in range(3)])],
          reason="BudgetExceeded", setup=lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-0"}]), B(d)]),
@@ -188,8 +200,10 @@ CASES = [
     Case("budget-lowered",
          lambda d: [D(d, budgets=[{"environment": "dev", "hard": {"requests.cpu": "1", "pods": "5"}}])],
          reason="BudgetExceeded", message="budget of 1", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
-    Case("limits-lifted", lambda d: [B(d, limits={"max": {"cpu": "64"}})], reason="LimitsExceeded",
-         setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}), B(d)]),
+    Case("ceiling-lowered", lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "500m"}})],
+         reason="LimitsExceeded", message="limits.max.cpu 1 is above",
+         setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}),
+                          B(d, limits={"max": {"cpu": "1"}})]),
 ]  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from support.platform import Platform
 from .tenancy import as_owner, events, owner_patch
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
+BINDING = ("environmentbinding", "dev")
 
 
 def pod(name: str, cpu: str) -> dict[str, Any]:
@@ -153,27 +154,43 @@ def test_an_owner_can_resplit_but_not_raise_the_budget_nor_lift_container_limits
     assert denied.returncode != 0, denied.stderr
     assert "forbidden" in denied.stderr.lower(), denied.stderr
 
-    # Raising its own quota is accepted by the API server (it cannot see the budget) and frozen.
-    owner_patch(platform, d, "dev", {"spec": {"quota": {"requests.cpu": "100000"}}})
+    # Raising its own quota past the whole budget, or lifting the platform's ceiling per container:
+    # refused at admission (the host policy reads the budget from the domain's namespace).
+    raised = {"spec": {"quota": {"requests.cpu": "100000"}}}
+    patch_binding = ("patch", *BINDING, "-n", f"domain-{d}", "--type=merge", "-p")
+    refused = as_owner(platform, d, *patch_binding, json.dumps(raised), check=False)
+    assert refused.returncode != 0
+    assert "one namespace's quota may not be more than the domain's whole budget in dev" in refused.stderr
+    assert "requests.cpu 2" in refused.stderr, refused.stderr
+    lifted = {"spec": {"limits": {"max": {"cpu": "64"}}}}
+    refused = as_owner(platform, d, *patch_binding, json.dumps(lifted), check=False)
+    assert refused.returncode != 0
+    assert "container limits may not be above the domain's limits.max (cpu 1, memory 1Gi)" in refused.stderr
+
+    # A split that only the sum over every namespace breaks is accepted by the API server and frozen.
+    owner_patch(platform, d, "dev", {"spec": {"quota": {"requests.cpu": "1500m"}}})
     binding = platform.wait_reason(d, "dev", "BudgetExceeded")
     message = platform.condition(binding)["message"]
-    assert "requests.cpu: 2 namespace(s) would allocate 200000" in message, message
-    assert "budget of 2" in message, message
+    assert "requests.cpu: 2 namespace(s) would allocate 3, more than the domain's budget of 2" in message, message
     wait_until(
-        lambda: any("would allocate 200000" in e for e in events(platform, f"domain-{d}")),
+        lambda: any("would allocate 3," in e for e in events(platform, f"domain-{d}")),
         timeout=30,
         what="a BudgetExceeded Event",
     )
     assert member_state(platform, d) == before  # nothing on the member moved
     assert quota_hard(platform, d)["requests.cpu"] == "1"
 
-    # So is lifting the platform's ceiling per container.
-    owner_patch(platform, d, "dev", {"spec": {"quota": None, "limits": {"max": {"cpu": "64"}}}})
+    # The platform lowering the ceiling below what the binding set freezes it too, with nothing lowered.
+    owner_patch(platform, d, "dev", {"spec": {"quota": None, "limits": {"max": {"cpu": "800m"}}}})
+    platform.wait_binding(d, "dev")
+    before = member_state(platform, d)
+    ceiling = {"spec": {"limits": {"default": {"cpu": "500m", "memory": "256Mi"}, "max": {"cpu": "600m"}}}}
+    platform.host.kubectl("patch", "businessdomain", d, "--type=merge", "-p", json.dumps(ceiling))
     binding = platform.wait_reason(d, "dev", "LimitsExceeded")
-    assert "limits.max.cpu 64 is above the domain's ceiling" in platform.condition(binding)["message"]
+    assert "limits.max.cpu 800m is above the domain's ceiling" in platform.condition(binding)["message"]
     assert member_state(platform, d) == before
     limit_range = platform.get("limitrange", "bizdomain-limits", d, cluster="dev") or {}
-    assert limit_range["spec"]["limits"][0]["max"]["cpu"] == "1"
+    assert limit_range["spec"]["limits"][0]["max"]["cpu"] == "800m"
 
     # A re-split inside the budget lands.
     resplit = [

@@ -20,6 +20,7 @@ Called by :mod:`bizdomain.plan.cluster` (freezes a binding that does not fit), b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +37,7 @@ Amounts = dict[str, Decimal]
 QUOTA_STATUS = "__quota_status__"
 # What the `kubectl get domains` column shows first, when budgeted.
 CPU_RESOURCES = ("requests.cpu", "cpu", "limits.cpu")
+_ANNOTATION_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
@@ -216,6 +218,22 @@ def summary(entries: Sequence[BudgetUsage]) -> str:
         if best is None or ratio > best[0]:
             best = (ratio, text)
     return best[1] if best else ""
+
+
+def host_annotations(spec: BusinessDomainSpec) -> dict[str, str]:
+    """The budgets and the container ceiling, as annotations of the domain's host namespace, where the
+    host admission policy reads them. A resource whose annotation name would not be valid (a ``/`` in
+    it, too long) is left out: only the operator judges it."""
+    out = {}
+    pairs = [(f"{names.ANNOTATION_BUDGET_PREFIX}{b.environment}.", b.hard) for b in spec.budgets]
+    pairs.append((names.ANNOTATION_DEFAULT_BUDGET_PREFIX, spec.default_budget or {}))
+    pairs.append((names.ANNOTATION_LIMITS_MAX_PREFIX, (spec.limits.max if spec.limits else None) or {}))
+    for prefix, hard in pairs:
+        for resource, value in hard.items():
+            key = prefix + resource
+            if _ANNOTATION_NAME.match(key.partition("/")[2]):
+                out[key] = show(resource, parse_quantity(value))
+    return out
 
 
 def show(resource: str, value: Decimal) -> str:

@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 
 from bizdomain import names
 from bizdomain.api.domain import BudgetUsage
-from bizdomain.plan import BindingRecord, DomainRecord, plan_cluster
+from bizdomain.plan import BindingRecord, DomainRecord, desired_host, plan_cluster
 from bizdomain.plan.budget import (
     Share,
     Source,
     amounts,
     binding_source,
     fold_used,
+    host_annotations,
     judge,
     over_budget,
     show,
@@ -245,3 +246,28 @@ def test_what_lands_never_allocates_more_than_the_budget_and_leaves_nothing_unbo
         for resource, ceiling in limit.items():
             before = sum((total(s.shares, [resource])[resource] for s in landed[: index + 1]), Decimal(0))
             assert before + sum((h.get(resource, Decimal(0)) for h in held), Decimal(0)) <= ceiling
+
+
+# --- what the host admission policy reads ----------------------------------------------------------
+
+
+def test_the_host_namespace_carries_the_budgets_and_the_ceiling_for_the_admission_policy() -> None:
+    domain = budgeted(
+        defaultBudget={"pods": "100", "count/services": "5"},
+        budgets=[{"environment": "dev", "hard": {**BUDGET, "requests.nvidia.com/gpu": "2"}}],
+    )
+    assert domain.spec is not None
+    assert host_annotations(domain.spec) == {
+        "budget.bizdomain.io/dev.requests.cpu": "8",
+        "budget.bizdomain.io/dev.requests.memory": "16Gi",
+        "budget.bizdomain.io/dev.pods": "40",
+        "default-budget.bizdomain.io/pods": "100",
+        "limits-max.bizdomain.io/cpu": "2",
+        "limits-max.bizdomain.io/memory": "4Gi",
+    }  # a resource with a "/" cannot be an annotation name: only the operator judges it
+    world = factories.world([domain])
+    (namespace,) = [d for d in desired_host(world, SETTINGS).desired if d.kind == "Namespace"]
+    assert namespace.body["metadata"]["annotations"]["budget.bizdomain.io/dev.pods"] == "40"
+    plain = factories.domain("plain").spec
+    assert plain is not None
+    assert host_annotations(plain) == {}
