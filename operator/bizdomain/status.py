@@ -263,7 +263,7 @@ def domain_status(
     status.summary = DomainSummary(
         environments=",".join(e.environment for e in status.environments),
         clusters=f"{ready}/{total}",
-        budget=budgets.summary(status.budgets),
+        budget=budgets.summary(status.budgets) or None,
     )
     if host_conflict is not None:
         verdict = Verdict(False, False, True, names.Reason.HOST_NAMESPACE_CONFLICT, host_conflict)

@@ -154,7 +154,7 @@ class DomainSummary(StatusModel):
 
     environments: str = ""
     clusters: str = "0/0"
-    budget: str = Field("", description="CPU requests used/budget in the busiest environment.")
+    budget: str | None = Field(None, description="CPU requests used/budget in the busiest environment.")
 
 
 class BusinessDomainStatus(StatusModel):
