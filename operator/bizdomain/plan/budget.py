@@ -38,6 +38,7 @@ QUOTA_STATUS = "__quota_status__"
 # What the `kubectl get domains` column shows first, when budgeted.
 CPU_RESOURCES = ("requests.cpu", "cpu", "limits.cpu")
 _ANNOTATION_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LIMIT_FIELDS = (("max", "max"), ("default", "default"), ("default_request", "defaultRequest"), ("min", "min"))
 _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
@@ -154,21 +155,21 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
 
 def limit_problems(domain: BusinessDomainSpec, binding: EnvironmentBindingSpec) -> list[Problem]:
     """The domain's ``limits.max`` is a ceiling per container: a binding's limits may not lift it."""
-    ceiling = amounts(domain.limits.max if domain.limits else None)
+    written = (domain.limits.max if domain.limits else None) or {}
+    ceiling = amounts(written)
     if not ceiling or binding.limits is None:
         return []
     problems = []
-    for field_name in ("max", "default", "default_request", "min"):
+    for field_name, wire in _LIMIT_FIELDS:
         values = getattr(binding.limits, field_name) or {}
         for resource, value in sorted(values.items()):
             if resource in ceiling and parse_quantity(value) > ceiling[resource]:
-                wire = "defaultRequest" if field_name == "default_request" else field_name
                 problems.append(
                     Problem(
                         names.Reason.LIMITS_EXCEEDED,
                         f"limits.{wire}.{resource} {value} is above the domain's ceiling per container "
-                        f"({resource} {domain.limits.max[resource] if domain.limits and domain.limits.max else ''},"
-                        " spec.limits.max of the BusinessDomain); the limits stay as they are until it fits",
+                        f"({resource} {written[resource]}, spec.limits.max of the BusinessDomain); "
+                        "the limits stay as they are until it fits",
                     )
                 )
     return problems
