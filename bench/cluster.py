@@ -113,6 +113,7 @@ def install_platform(plane: BenchPlane, members: dict[str, list[str]]) -> None:
     _localcluster().wait_quota_counts(lambda *args, check=True: plane.kubectl("host", *args, check=check), count)
     plane.kubectl("host", "create", "namespace", NAMESPACE, check=False)
     plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
+    plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/budget-policy.yaml"))
     for member, environments in members.items():
         cmd = [
             sys.executable, "-m", "bizdomain.cli", "join",

@@ -27,3 +27,13 @@ MEMBER_REACHABLE = Gauge(
 )
 DOMAINS = Gauge("bizdomain_domains", "BusinessDomains by Ready condition status.", ["ready"])
 STATUS_WRITES = Counter("bizdomain_status_writes_total", "Status patches on host objects, by kind.", ["kind"])
+# Domain budgets, per domain x environment x budgeted resource (only resources a budget names, so
+# the series are at most domains x environments x the platform's few budgeted resources).
+BUDGET_LABELS = ["domain", "environment", "resource"]
+BUDGET_HARD = Gauge("bizdomain_budget_hard", "A domain's budget in an environment.", BUDGET_LABELS)
+BUDGET_ALLOCATED = Gauge(
+    "bizdomain_budget_allocated", "Sum of the domain's namespace quotas (hard) in an environment.", BUDGET_LABELS
+)
+BUDGET_USED = Gauge(
+    "bizdomain_budget_used", "Sum of the domain's namespace quotas' status.used in an environment.", BUDGET_LABELS
+)

@@ -90,11 +90,19 @@ HOST_QUOTA_NAME: Final = "bizdomain-bindings"
 BINDING_COUNT_RESOURCE: Final = f"count/{PLURAL_BINDING}.{GROUP}"
 # On a domain's host namespace: the uid of the BusinessDomain it was created for.
 LABEL_DOMAIN_UID: Final = f"{GROUP}/domain-uid"
+# On a domain's host namespace: its budgets and container ceiling, read by the host admission policy
+# `bizdomain-budgets` (charts/bizdomain/files/budget-policy.yaml) from namespaceObject.
+ANNOTATION_BUDGET_PREFIX: Final = f"budget.{GROUP}/"  # + <environment>.<resource>
+ANNOTATION_DEFAULT_BUDGET_PREFIX: Final = f"default-budget.{GROUP}/"  # + <resource>
+ANNOTATION_LIMITS_MAX_PREFIX: Final = f"limits-max.{GROUP}/"  # + <resource>
+BUDGET_POLICY: Final = "bizdomain-budgets"
 
 # Condition types.
 COND_READY: Final = "Ready"
 COND_RECONCILING: Final = "Reconciling"
 COND_DEGRADED: Final = "Degraded"
+# Usage of a domain's budget passed the budget (it was lowered below what runs): said, nothing deleted.
+COND_OVER_BUDGET: Final = "OverBudget"
 
 
 class Reason:
@@ -126,6 +134,11 @@ class Reason:
     PLATFORM_NOT_INSTALLED: Final = "PlatformNotInstalled"
     HOST_NAMESPACE_CONFLICT: Final = "HostNamespaceConflict"
     SUBJECT_NOT_ALLOWED: Final = "SubjectNotAllowed"
+    # Domain budgets: a binding's split does not fit (frozen), or usage passed a lowered budget.
+    BUDGET_EXCEEDED: Final = "BudgetExceeded"
+    OVER_BUDGET: Final = "OverBudget"
+    WITHIN_BUDGET: Final = "WithinBudget"
+    LIMITS_EXCEEDED: Final = "LimitsExceeded"
 
 
 # A pass that failed for one of these reasons says the member cannot be reached (or refused us).

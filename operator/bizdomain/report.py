@@ -8,6 +8,7 @@ read it. Below ``sync`` so that status never depends on the I/O layer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from bizdomain import names
 from bizdomain.plan import Problem
@@ -32,6 +33,9 @@ class TenantOutcome:
     errors: list[str] = field(default_factory=list)
     generations: tuple[int, int] = (0, 0)
     frozen: bool = False
+    # Summed over its namespaces' ResourceQuotas here, as the member's quota controller wrote them.
+    quota_hard: dict[str, Decimal] = field(default_factory=dict)
+    quota_used: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass

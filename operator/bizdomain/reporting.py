@@ -17,6 +17,8 @@ from functools import partial
 from typing import Any
 
 from bizdomain import metrics, names
+from bizdomain.api.common import Condition, parse_quantity
+from bizdomain.api.domain import BudgetUsage
 from bizdomain.concurrency import each
 from bizdomain.conditions import now, same_status
 from bizdomain.config import Settings
@@ -54,6 +56,7 @@ class StatusWriter:
         self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
         self.deferred: float | None = None  # seconds until a write held back by the last round is due
         self._refused: dict[str, tuple[float, float]] = {}  # kind -> (monotonic time to try again, wait)
+        self._budget_series: set[tuple[str, str, str]] = set()  # budget gauges' label sets last set
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -69,6 +72,7 @@ class StatusWriter:
         pending, self._outcomes = self._outcomes, {}
         writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
+        series: set[tuple[str, str, str]] = set()
         conflicts = self._host_conflicts(world)
         placement = place(world)
         for i, binding in enumerate(world.bindings.values()):
@@ -87,6 +91,9 @@ class StatusWriter:
             if binding.spec is not None and status.domain is not None:
                 outcomes = pending.get((status.domain, binding.spec.environment), [])
                 writes.extend(self._events_for(binding, status, outcomes))
+            writes.extend(self._over_budget_event(binding, status.conditions))
+            if status.domain is not None and status.budget is not None:
+                series |= budget_gauges(status.domain, status.budget)
         ready = {"True": 0, "False": 0}
         for i, domain in enumerate(world.domains.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
@@ -101,8 +108,10 @@ class StatusWriter:
                 writes.append(partial(self.event, domain, "Warning", names.Reason.HOST_NAMESPACE_CONFLICT, conflict))
             ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
             writes.append(partial(self._write, names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
+            writes.extend(self._over_budget_event(domain, dstatus.conditions))
         for label, count in ready.items():
             metrics.DOMAINS.labels(label).set(count)
+        self._forget_budget_series(series)
         for member in world.members.values():
             last = reports.get(member.name)
             mstatus = member_status(member, last, versions.get(member.name))
@@ -114,6 +123,13 @@ class StatusWriter:
                 type_ = "Normal" if cond.status == "True" else "Warning"
                 writes.append(partial(self.event, member, type_, cond.reason, cond.message))
         await each(writes, lambda job: job(), self.settings.member_concurrency)
+
+    def _forget_budget_series(self, series: set[tuple[str, str, str]]) -> None:
+        """Drop the budget gauges of domains x environments no longer budgeted (bounded cardinality)."""
+        for gone in self._budget_series - series:
+            for gauge in (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED):
+                gauge.remove(*gone)
+        self._budget_series = series
 
     def _host_conflicts(self, world: World) -> dict[str, str]:
         """Domains whose host namespace someone else made: why, by domain name."""
@@ -189,6 +205,18 @@ class StatusWriter:
                     out.append(partial(self.event, binding, "Warning", problem.reason, message))
         return out
 
+    def _over_budget_event(self, record: BindingRecord | DomainRecord, conditions: list[Condition]) -> list[Job]:
+        """A Warning Event when usage passes a budget (once per message), a Normal one when it is back."""
+        cond = next((c for c in conditions if c.type == names.COND_OVER_BUDGET), None)
+        seen = (getattr(record, "namespace", ""), record.name, names.COND_OVER_BUDGET)
+        last = self._events_seen.get(seen)
+        if cond is None or (cond.status == "False" and last is None) or last == f"{cond.status}:{cond.message}":
+            return []
+        self._events_seen[seen] = f"{cond.status}:{cond.message}"
+        if cond.status == "True":
+            return [partial(self.event, record, "Warning", names.Reason.OVER_BUDGET, cond.message)]
+        return [partial(self.event, record, "Normal", names.Reason.WITHIN_BUDGET, "usage is within the budget again")]
+
     async def event(
         self, record: BindingRecord | DomainRecord | MemberRecord, type_: str, reason: str, message: str
     ) -> None:
@@ -233,3 +261,15 @@ def _flipped(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
         return [(c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []]
 
     return new.get("observedGeneration") != old.get("observedGeneration") or conditions(new) != conditions(old)
+
+
+def budget_gauges(domain: str, entry: BudgetUsage) -> set[tuple[str, str, str]]:
+    """Set the budget gauges of one domain x environment; the label sets it set."""
+    out = set()
+    for resource, hard in entry.hard.items():
+        labels = (domain, entry.environment, resource)
+        metrics.BUDGET_HARD.labels(*labels).set(float(parse_quantity(hard)))
+        metrics.BUDGET_ALLOCATED.labels(*labels).set(float(parse_quantity(entry.allocated.get(resource, "0"))))
+        metrics.BUDGET_USED.labels(*labels).set(float(parse_quantity(entry.used.get(resource, "0"))))
+        out.add(labels)
+    return out

@@ -11,14 +11,18 @@ writes a status only when it differs from what the object already holds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 from bizdomain import names
 from bizdomain.api.binding import BindingSummary, EnvironmentBindingStatus
-from bizdomain.api.domain import BusinessDomainStatus, ClusterOutcome, DomainSummary, EnvironmentStatus
+from bizdomain.api.common import Condition
+from bizdomain.api.domain import BudgetUsage, BusinessDomainStatus, ClusterOutcome, DomainSummary, EnvironmentStatus
 from bizdomain.api.member import MemberClusterStatus
-from bizdomain.conditions import Verdict, blocking, conditions, now
+from bizdomain.conditions import Verdict, blocking, conditions, now, since
 from bizdomain.config import Settings
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Placement, Selection, World, binding_domain
+from bizdomain.plan import budget as budgets
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.report import ClusterReport
 
@@ -84,8 +88,49 @@ def binding_status(
         verdict = Verdict.failed(names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec")
     else:
         verdict = _binding_verdict(binding, domain, placement.of(binding), reports, status)
+        status.budget = _budget(binding, domain, placement.of(binding), reports)
     status.conditions = conditions(verdict, binding.generation, previous)
+    if status.budget is not None:
+        status.conditions.append(_over_budget([status.budget], binding.generation, previous))
     return status
+
+
+def _budget(
+    binding: BindingRecord, domain: DomainRecord, selection: Selection, reports: Mapping[str, ClusterReport]
+) -> BudgetUsage | None:
+    """The domain's budget in the binding's environment, and what the members' quotas hold and use."""
+    assert binding.spec is not None
+    assert domain.spec is not None
+    budget = domain.spec.budget(binding.spec.environment)
+    if budget is None:
+        return None
+    key = (domain.name, binding.spec.environment)
+    hard: budgets.Amounts = {}
+    used: budgets.Amounts = {}
+    for cluster in selection.clusters:
+        report = reports.get(cluster)
+        tenant = report.tenants.get(key) if report is not None and report.ok else None
+        for into, amounts in ((hard, tenant.quota_hard if tenant else {}), (used, tenant.quota_used if tenant else {})):
+            for resource, value in amounts.items():
+                into[resource] = into.get(resource, Decimal(0)) + value
+    return budgets.usage(binding.spec.environment, budget, hard, used)
+
+
+def _over_budget(entries: list[BudgetUsage], generation: int, previous: list[dict[str, Any]]) -> Condition:
+    """``OverBudget``: True while what runs uses more than a (lowered) budget; nothing is deleted for it."""
+    over = [
+        f"{e.environment} {r} used {e.used[r]} > budget {e.hard[r]}" for e in entries for r in budgets.over_budget(e)
+    ]
+    status = "True" if over else "False"
+    before = next((c for c in previous if c.get("type") == names.COND_OVER_BUDGET), None)
+    return Condition(
+        type=names.COND_OVER_BUDGET,
+        status=status,
+        reason=names.Reason.OVER_BUDGET if over else names.Reason.WITHIN_BUDGET,
+        message=("; ".join(over) + ": nothing is deleted; free capacity or raise the budget") if over else "",
+        last_transition_time=since(before, status),
+        observed_generation=generation,
+    )
 
 
 def _binding_verdict(
@@ -155,8 +200,11 @@ def domain_status(
         )
         total += len(bstatus.clusters)
         ready += sum(1 for c in bstatus.clusters if c.ready)
+    status.budgets = [bs.budget for _, bs in sorted(bindings, key=lambda b: b[0].name) if bs.budget is not None]
     status.summary = DomainSummary(
-        environments=",".join(e.environment for e in status.environments), clusters=f"{ready}/{total}"
+        environments=",".join(e.environment for e in status.environments),
+        clusters=f"{ready}/{total}",
+        budget=budgets.summary(status.budgets) or None,
     )
     if host_conflict is not None:
         verdict = Verdict.failed(names.Reason.HOST_NAMESPACE_CONFLICT, host_conflict)
@@ -190,6 +238,8 @@ def domain_status(
                 f"ready in {len(status.environments)} environment(s) on {total} cluster(s)",
             )
     status.conditions = conditions(verdict, domain.generation, previous)
+    if status.budgets:
+        status.conditions.append(_over_budget(status.budgets, domain.generation, previous))
     return status
 
 

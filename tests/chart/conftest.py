@@ -6,7 +6,8 @@ at the end; `member` (package) joins the local dev cluster as a MemberCluster of
 `bizdomain join`; `sa_kubeconfig` mints a token for the chart's ServiceAccount (TokenRequest API)
 and writes a kubeconfig around it, so that `operators` runs `python -m bizdomain` with exactly the
 chart's RBAC on the host. Every cluster-scoped name carries the release's unique name, except the
-ClusterRole the chart keeps under a fixed name (bizdomain.io:domain-owner), which the release adopts.
+ClusterRole and the budget admission policy the chart keeps under fixed names (bizdomain.io:domain-owner,
+bizdomain-budgets), which the release adopts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from support.platform import OperatorProcess, Platform, binding_doc, domain_doc,
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "bizdomain"
 DOMAIN_OWNER_ROLE = "bizdomain.io:domain-owner"
+# Cluster-scoped objects the chart keeps under fixed names (one per host, whatever the release).
+FIXED_NAMES = (
+    ("clusterrole", DOMAIN_OWNER_ROLE),
+    ("validatingadmissionpolicy", "bizdomain-budgets"),
+    ("validatingadmissionpolicybinding", "bizdomain-budgets"),
+)
 
 
 def helm_binary() -> Path:
@@ -109,14 +116,16 @@ class Release:
 
 
 def adopt_domain_owner_role(host: ClusterHandle, release: str, namespace: str) -> None:
-    """Let `release` own the fixed-name domain-owner ClusterRole if something else applied it
-    (the e2e platform does, with kubectl; a crashed session may have left its release's)."""
-    if host.kubectl("get", "clusterrole", DOMAIN_OWNER_ROLE, "--ignore-not-found", "-o", "name").stdout.strip():
-        host.kubectl("label", "--overwrite", "clusterrole", DOMAIN_OWNER_ROLE, "app.kubernetes.io/managed-by=Helm")
-        host.kubectl(
-            "annotate", "--overwrite", "clusterrole", DOMAIN_OWNER_ROLE,
-            f"meta.helm.sh/release-name={release}", f"meta.helm.sh/release-namespace={namespace}",
-        )  # fmt: skip
+    """Let `release` own the fixed-name domain-owner ClusterRole and budget admission policy if
+    something else applied them (the e2e platform does, with kubectl; a crashed session may have
+    left its release's)."""
+    for kind, name in FIXED_NAMES:
+        if host.kubectl("get", kind, name, "--ignore-not-found", "-o", "name").stdout.strip():
+            host.kubectl("label", "--overwrite", kind, name, "app.kubernetes.io/managed-by=Helm")
+            host.kubectl(
+                "annotate", "--overwrite", kind, name,
+                f"meta.helm.sh/release-name={release}", f"meta.helm.sh/release-namespace={namespace}",
+            )  # fmt: skip
 
 
 @pytest.fixture(scope="package")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.cluster
 # What a release with the defaults holds.
 KINDS = sorted([
     "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role",
-    "RoleBinding", "Service", "ServiceAccount",
+    "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 ])  # fmt: skip
 
 

@@ -59,6 +59,8 @@ def renamed(doc: Doc, name: str) -> Doc:
 
 
 ROBOT = {"kind": "Robot", "name": "r2d2"}
+# The default quota of domain_doc (requests.cpu 4, pods 20) on one namespace fits; 100000 does not.
+BUDGET = [{"environment": "dev", "hard": {"requests.cpu": "8", "pods": "40"}}]
 SA_NO_NS = {"kind": "ServiceAccount", "name": "ci"}
 CASES = [
     # --- BusinessDomain, refused at admission
@@ -159,6 +161,49 @@ CASES = [
          reason="ClusterNotInEnvironment", binding="qa", setup=lambda d: [D(d), B(d)]),
     Case("delete-in-prod", lambda d: [B(d, "prod", deletionPolicy="Delete")], binding="prod",
          message="not allowed in the protected environment", setup=lambda d: [D(d)]),
+    # --- domain budgets: refused at admission where the object alone says so ...
+    Case("budget-negative", lambda d: [D(d, budgets=[{"environment": "dev", "hard": {"requests.cpu": "-1"}}])],
+         refused="non-negative Kubernetes quantity"),
+    Case("budget-malformed", lambda d: [D(d, defaultBudget={"pods": "lots"})],
+         refused="non-negative Kubernetes quantity"),
+    Case("budget-duplicate-environment", lambda d: [D(d, budgets=[{"environment": "dev", "hard": {"pods": "1"}},
+         {"environment": "dev", "hard": {"pods": "9"}}])], refused="Duplicate value"),
+    Case("project-quota-negative", lambda d: [B(d, projectQuotas=[{"project": d, "hard": {"pods": -1}}])],
+         refused="non-negative Kubernetes quantity", setup=lambda d: [D(d)]),
+    Case("project-quota-duplicate", lambda d: [B(d, projectQuotas=[{"project": d, "hard": {"pods": "1"}},
+         {"project": d, "hard": {"pods": "2"}}])], refused="Duplicate value", setup=lambda d: [D(d)]),
+    Case("binding-sets-a-budget", lambda d: [B(d, budgets=[{"environment": "dev", "hard": {"pods": "999"}}])],
+         refused='unknown field "spec.budgets"', setup=lambda d: [D(d)]),
+    Case("quota-over-budget", lambda d: [B(d, quota={"requests.cpu": "100000"})],
+         refused="one namespace's quota may not be more than the domain's whole budget in dev (",
+         setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+    Case("project-quota-over-budget", lambda d: [B(d, projectQuotas=[{"project": d, "hard": {"pods": "1e3"}}])],
+         refused="may not be more than the domain's whole budget", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+    Case("default-budget-over", lambda d: [B(d, quota={"pods": "41"})], refused="whole budget in dev (pods 40)",
+         setup=lambda d: [D(d, defaultBudget={"pods": "40"})]),
+    Case("limits-lifted", lambda d: [B(d, limits={"max": {"cpu": "64"}})],
+         refused="container limits may not be above the domain's limits.max (cpu 2)",
+         setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}), B(d)]),
+    Case("limits-default-lifted", lambda d: [B(d, limits={"defaultRequest": {"cpu": "3"}})],
+         refused="container limits may not be above", setup=lambda d: [D(d, limits={"max": {"cpu": "2"}}), B(d)]),
+    # ... and frozen in status (BudgetExceeded, LimitsExceeded) where it needs more than the binding and
+    # its domain's namespace: the sum over every project and cluster, a budget or ceiling changed later
+    Case("split-over-budget", lambda d: [B(d, quota={"requests.cpu": "5"})], reason="BudgetExceeded",
+         message="2 namespace(s) would allocate 10",
+         setup=lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-0"}, {"name": f"{d}-1"}]), B(d)]),
+    Case("many-projects-over-budget",
+         lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-{i}"} for i in range(3)])],
+         reason="BudgetExceeded", setup=lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-0"}]), B(d)]),
+    Case("budgeted-resource-unbounded", lambda d: [D(d, budgets=[{"environment": "dev",
+         "hard": {**BUDGET[0]["hard"], "requests.memory": "1Gi"}}])], reason="BudgetExceeded",
+         message="unbounded", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+    Case("budget-lowered",
+         lambda d: [D(d, budgets=[{"environment": "dev", "hard": {"requests.cpu": "1", "pods": "5"}}])],
+         reason="BudgetExceeded", message="budget of 1", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
+    Case("ceiling-lowered", lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "500m"}})],
+         reason="LimitsExceeded", message="limits.max.cpu 1 is above",
+         setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}),
+                          B(d, limits={"max": {"cpu": "1"}})]),
 ]  # fmt: skip
 
 
@@ -213,7 +258,8 @@ def test_bad_input(platform: Platform, unique_name: str, case: Case) -> None:
                 assert cond["reason"] == case.reason, cond
             assert case.message in cond["message"], cond
             events = platform.host.kubectl("get", "events", "-n", f"domain-{d}", "-o", "json").stdout
-            if case.reason in {"UnknownDepartment", "RoleNotAllowed", "NamespaceConflict", "NamespaceProtected"}:
+            if case.reason in {"UnknownDepartment", "RoleNotAllowed", "NamespaceConflict", "NamespaceProtected",
+                               "BudgetExceeded", "LimitsExceeded"}:  # fmt: skip
                 assert case.reason in {e["reason"] for e in json.loads(events)["items"]}
         after = snapshot(platform, d)
         # a namespace already terminating before the case (another test's cleanup) may be gone after it
@@ -223,7 +269,7 @@ def test_bad_input(platform: Platform, unique_name: str, case: Case) -> None:
             # these create (only) what the valid part of the binding asks for; nothing else moved
             changed = {k for k in before if before[k] != after.get(k)}
             assert changed == set(), changed
-        elif case.reason in {"UnknownDepartment", "RoleNotAllowed", "InvalidSpec"}:
+        elif case.reason in {"UnknownDepartment", "RoleNotAllowed", "InvalidSpec", "BudgetExceeded", "LimitsExceeded"}:
             # frozen fails safe: nothing created, no namespace touched, nothing widened; a RoleBinding
             # the binding no longer names is revoked, and the Workspace's status says why
             assert set(after) <= set(before), set(after) - set(before)

@@ -212,6 +212,7 @@ def install_platform(plane: ControlPlaneHandle) -> None:
     wait_binding_quota_counted(host)
     host.kubectl("create", "namespace", NAMESPACE, check=False)
     host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
+    host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/budget-policy.yaml"))
     for name in MEMBERS:
         subprocess.run(
             [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -386,3 +387,50 @@ def test_a_host_namespace_conflict_makes_the_domain_unready_and_says_why() -> No
     ready, reconciling, degraded = status.conditions
     assert (ready.status, ready.reason, ready.message) == ("False", names.Reason.HOST_NAMESPACE_CONFLICT, message)
     assert (reconciling.status, degraded.status, degraded.reason) == ("False", "True", "HostNamespaceConflict")
+
+
+# --- budgets -----------------------------------------------------------------------------------------
+
+
+def budgeted_world(pods: str = "10") -> World:
+    spec = factories.domain_spec_dict(budgets=[{"environment": "dev", "hard": {"pods": pods, "requests.cpu": "4"}}])
+    return dev_world(domain=factories.domain(spec=spec))
+
+
+def used_report(cluster: str, pods: int, cpu: str) -> ClusterReport:
+    return ok_report(
+        cluster,
+        quota_hard={"pods": Decimal(5), "requests.cpu": Decimal(2)},
+        quota_used={"pods": Decimal(pods), "requests.cpu": Decimal(cpu)},
+    )
+
+
+def test_usage_is_summed_over_the_clusters_and_unreachable_ones_add_nothing() -> None:
+    world = budgeted_world()
+    status = status_of({"dev-a": used_report("dev-a", 3, "1.5"), "dev-b": down_report("dev-b")}, world)
+    assert status.budget is not None
+    assert status.budget.hard == {"pods": "10", "requests.cpu": "4"}
+    assert status.budget.allocated == {"pods": "5", "requests.cpu": "2"}
+    assert status.budget.used == {"pods": "3", "requests.cpu": "1500m"}
+    assert status.budget.available == {"pods": "5", "requests.cpu": "2"}
+    assert condition(status.conditions, names.COND_OVER_BUDGET).status == "False"
+    domain_world = world.domains["payments"]
+    dstatus = domain_status(domain_world, [(next(iter(world.bindings.values())), status)], SETTINGS)
+    assert dstatus.budgets == [status.budget]
+    assert dstatus.summary.budget == "dev requests.cpu 1500m/4"
+
+
+def test_usage_past_a_lowered_budget_says_over_budget_on_binding_and_domain() -> None:
+    world = budgeted_world(pods="4")
+    status = status_of({"dev-a": used_report("dev-a", 3, "1"), "dev-b": used_report("dev-b", 2, "1")}, world)
+    cond = condition(status.conditions, names.COND_OVER_BUDGET)
+    assert (cond.status, cond.reason) == ("True", names.Reason.OVER_BUDGET)
+    assert cond.message.startswith("dev pods used 5 > budget 4")
+    dstatus = domain_status(world.domains["payments"], [(next(iter(world.bindings.values())), status)], SETTINGS)
+    assert condition(dstatus.conditions, names.COND_OVER_BUDGET).status == "True"
+
+
+def test_no_budget_no_budget_status_and_no_over_budget_condition() -> None:
+    status = status_of({"dev-a": ok_report("dev-a"), "dev-b": ok_report("dev-b")})
+    assert status.budget is None
+    assert names.COND_OVER_BUDGET not in {c.type for c in status.conditions}

@@ -14,6 +14,7 @@ import pytest
 from bizdomain.decide import IN_SYNC, in_sync
 from bizdomain.members import Kube, KubeError
 from bizdomain.plan import Desired
+from bizdomain.plan.budget import QUOTA_STATUS
 from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.sync.view import MemberView
 
@@ -61,7 +62,9 @@ def test_an_object_holding_its_desired_body_is_in_sync_and_kept_compact() -> Non
     view.seen(_live(desired, "5"))
     entry = view.managed()[desired.key]
     assert in_sync(desired, entry)
-    assert set(entry) == {"kind", "metadata", IN_SYNC}
+    # a quota also keeps its status (hard, used): the domain's budget is folded from it, no request of its own
+    assert set(entry) == {"kind", "metadata", IN_SYNC, QUOTA_STATUS}
+    assert entry[QUOTA_STATUS] == {"used": {"pods": "0"}}
     assert "managedFields" not in entry["metadata"]
     assert entry["metadata"]["resourceVersion"] == "5"
 

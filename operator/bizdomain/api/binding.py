@@ -25,7 +25,7 @@ from bizdomain.api.common import (
     rule,
     validations,
 )
-from bizdomain.api.domain import ClusterOutcome
+from bizdomain.api.domain import BudgetUsage, ClusterOutcome
 
 ROLE_PATTERN = r"^[a-z0-9]([-a-z0-9:.]*[a-z0-9])?$"
 DEFAULT_NAMESPACE_TEMPLATE = "{project}"
@@ -107,6 +107,13 @@ class AccessEntry(ApiModel):
     )
 
 
+class ProjectQuota(ApiModel):
+    """One project's quota in this environment, key by key over the binding's and the domain's."""
+
+    project: Annotated[DnsLabel, Field(max_length=40)]
+    hard: ResourceList
+
+
 class EnvironmentBindingSpec(ApiModel):
     """What one environment gives a domain: clusters, access, deployers, quota and naming."""
 
@@ -121,7 +128,9 @@ class EnvironmentBindingSpec(ApiModel):
         default_factory=list, description="The pipeline identities that may roll out and scale workloads."
     )
     quota: ResourceList | None = Field(None, description="Overrides of the domain's quota, key by key.")
-    limits: Limits | None = Field(None, description="Overrides of the domain's container limits.")
+    limits: Limits | None = Field(
+        None, description="Overrides of the domain's container limits, never above the domain's limits.max."
+    )
     namespace_template: str = Field(
         DEFAULT_NAMESPACE_TEMPLATE,
         max_length=63,
@@ -138,6 +147,15 @@ class EnvironmentBindingSpec(ApiModel):
     deletion_policy: DeletionPolicy | None = Field(
         None, description="Retain (the domain's default) leaves namespaces; Delete removes them."
     )
+    project_quotas: Annotated[list[ProjectQuota], Field(max_length=50)] = Field(
+        default_factory=list,
+        description="Per-project quota over spec.quota, key by key; the sum must fit the domain's budget.",
+        json_schema_extra=list_map("project"),
+    )
+
+    def project_quota(self, project: str) -> dict[str, str]:
+        entry = next((p for p in self.project_quotas if p.project == project), None)
+        return dict(entry.hard) if entry is not None else {}
 
     @model_validator(mode="after")
     def _admission_rules(self) -> EnvironmentBindingSpec:
@@ -172,6 +190,7 @@ class EnvironmentBindingStatus(StatusModel):
     domain: str | None = None
     clusters: list[ClusterOutcome] = Field(default_factory=list)
     summary: BindingSummary = Field(default_factory=BindingSummary)
+    budget: BudgetUsage | None = Field(None, description="The domain's budget in this environment and its use.")
 
 
-__all__ = ["DNS_LABEL", "AccessEntry", "ClusterSelection", "EnvironmentBindingSpec", "LabelSelector"]
+__all__ = ["DNS_LABEL", "AccessEntry", "ClusterSelection", "EnvironmentBindingSpec", "LabelSelector", "ProjectQuota"]

@@ -63,6 +63,7 @@ CRDS: tuple[CrdSpec, ...] = (
             {"name": "Environments", "type": "string", "jsonPath": ".status.summary.environments"},
             {"name": "Clusters", "type": "string", "jsonPath": ".status.summary.clusters"},
             {"name": "Ready", "type": "string", "jsonPath": READY},
+            {"name": "Budget", "type": "string", "jsonPath": ".status.summary.budget"},
             AGE,
         ),
         rules=(

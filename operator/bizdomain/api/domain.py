@@ -62,6 +62,16 @@ class Project(ApiModel):
         return self.environments is None or environment in self.environments
 
 
+class Budget(ApiModel):
+    """The most a domain may allocate in one environment, summed over all its namespaces on all
+    the environment's clusters. Platform-owned: it lives on the BusinessDomain, never on a binding."""
+
+    environment: Annotated[DnsLabel, Field(max_length=20)]
+    hard: ResourceList = Field(
+        description="ResourceQuota resources (requests.cpu, requests.memory, pods, ...) and their ceiling."
+    )
+
+
 class BusinessDomainSpec(ApiModel):
     """What a domain is and what it gets everywhere it is bound."""
 
@@ -77,13 +87,30 @@ class BusinessDomainSpec(ApiModel):
         json_schema_extra=list_map("name"),
     )
     quota: ResourceList | None = Field(None, description="ResourceQuota hard limits of every namespace.")
-    limits: Limits | None = Field(None, description="Default container limits (a LimitRange).")
+    limits: Limits | None = Field(
+        None,
+        description="Default container limits (a LimitRange); limits.max is also the ceiling bindings cannot lift.",
+    )
     network_isolation: bool = Field(
         False, description="Admit traffic only from the domain's own namespaces in the same environment."
     )
     deletion_policy: DeletionPolicy = Field(
         "Retain", description="Default for bindings: what happens to namespaces when a binding goes."
     )
+
+    budgets: Annotated[list[Budget], Field(max_length=32)] = Field(
+        default_factory=list,
+        description="Per environment, the most the domain may allocate there over all its namespaces and clusters.",
+        json_schema_extra=list_map("environment"),
+    )
+    default_budget: ResourceList | None = Field(
+        None, description="The budget of every environment that budgets does not list (none: unbudgeted)."
+    )
+
+    def budget(self, environment: str) -> dict[str, str] | None:
+        """The budget of one environment (its entry, else the default), or None when unbudgeted."""
+        entry = next((b for b in self.budgets if b.environment == environment), None)
+        return dict(entry.hard) if entry is not None else (dict(self.default_budget) if self.default_budget else None)
 
     def project_names(self, domain: str, environment: str) -> list[str]:
         """The projects this domain has in one environment, in spec order."""
@@ -112,11 +139,22 @@ class EnvironmentStatus(StatusModel):
     clusters: list[ClusterOutcome] = Field(default_factory=list)
 
 
+class BudgetUsage(StatusModel):
+    """One environment's budget and its use, per resource (quantities as Kubernetes writes them)."""
+
+    environment: str
+    hard: dict[str, str] = Field(default_factory=dict, description="The budget.")
+    allocated: dict[str, str] = Field(default_factory=dict, description="Sum of the namespaces' quota hard.")
+    used: dict[str, str] = Field(default_factory=dict, description="Sum of the quotas' status.used.")
+    available: dict[str, str] = Field(default_factory=dict, description="hard - allocated, never below 0.")
+
+
 class DomainSummary(StatusModel):
     """Strings for ``kubectl get domains`` printer columns."""
 
     environments: str = ""
     clusters: str = "0/0"
+    budget: str | None = Field(None, description="CPU requests used/budget in the busiest environment.")
 
 
 class BusinessDomainStatus(StatusModel):
@@ -124,4 +162,5 @@ class BusinessDomainStatus(StatusModel):
     conditions: list[Condition] = Field(default_factory=list)
     host_namespace: str | None = Field(None, description="Where this domain's EnvironmentBindings live.")
     environments: list[EnvironmentStatus] = Field(default_factory=list)
+    budgets: list[BudgetUsage] = Field(default_factory=list)
     summary: DomainSummary = Field(default_factory=DomainSummary)

@@ -17,8 +17,9 @@ from bizdomain.plan.placement import (
     selects,
     unknown_clusters,
 )
+from bizdomain.plan.problems import Problem
 from bizdomain.plan.subjects import subject_problems
-from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
+from bizdomain.plan.tenant import TenantPlan, desired_tenant
 
 __all__ = [
     "BindingRecord",

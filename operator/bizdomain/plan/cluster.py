@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
+from bizdomain.plan.budget import binding_source, judge
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
-from bizdomain.plan.placement import selects
+from bizdomain.plan.placement import binding_clusters, selects
+from bizdomain.plan.problems import Problem
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.plan.subjects import allowed_subjects
-from bizdomain.plan.tenant import Problem, TenantPlan, desired_tenant
+from bizdomain.plan.tenant import TenantPlan, desired_tenant
 
 
 @dataclass
@@ -128,6 +130,21 @@ class TenantMemo:
         return hit.plan
 
 
+def within_budget(tenant: TenantPlan, domain: DomainRecord, binding: BindingRecord, world: World) -> TenantPlan:
+    """The tenant, frozen (``BudgetExceeded``) when its namespaces on every cluster it selects
+    do not fit the domain's budget of its environment (see :mod:`bizdomain.plan.budget`)."""
+    assert domain.spec is not None
+    assert binding.spec is not None
+    budget = domain.spec.budget(binding.spec.environment)
+    if budget is None:
+        return tenant
+    source = binding_source(domain.name, domain.spec, binding.spec, binding_clusters(binding, world))
+    problems = judge(binding.spec.environment, budget, [source]).problems.get(source.key)
+    if not problems:
+        return tenant
+    return replace(tenant, frozen=True, problems=[*tenant.problems, *problems])
+
+
 def plan_cluster(
     member: MemberRecord,
     world: World,
@@ -168,7 +185,7 @@ def plan_cluster(
     plan.protected = protected
     plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
-        tenant = planned.tenant(domain, binding, settings)
+        tenant = within_budget(planned.tenant(domain, binding, settings), domain, binding, world)
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:

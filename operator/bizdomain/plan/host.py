@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
+from bizdomain.plan.budget import host_annotations
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import DomainRecord, HostNamespaceRecord, World
 from bizdomain.plan.objects import Desired, build
@@ -130,7 +131,9 @@ class HostPlan:
 
 def _namespace(domain: DomainRecord, settings: Settings) -> Desired:
     labels = {**host_labels(domain.name), names.LABEL_DOMAIN_UID: domain.uid}
-    return build("Namespace", settings.domain_namespace(domain.name), None, labels, {})
+    # Its budgets, for the host admission policy (see plan.budget.host_annotations).
+    annotations = host_annotations(domain.spec) if domain.spec is not None else None
+    return build("Namespace", settings.domain_namespace(domain.name), None, labels, {}, annotations)
 
 
 def _quota(domain: DomainRecord, settings: Settings) -> Desired:

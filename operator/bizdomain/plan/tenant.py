@@ -18,18 +18,14 @@ from bizdomain import names
 from bizdomain.api.binding import AccessEntry
 from bizdomain.api.common import DNS_LABEL, Limits, Subject
 from bizdomain.config import Settings
+from bizdomain.plan.budget import limit_problems, namespace_hard
 from bizdomain.plan.inputs import BindingRecord, DomainRecord
 from bizdomain.plan.objects import Desired, build, tenant_labels
+from bizdomain.plan.problems import Problem
 from bizdomain.plan.subjects import allowed_subjects, subject_problems
 
 MAX_NAME = 63
 _DNS_LABEL = re.compile(DNS_LABEL)
-
-
-@dataclass(frozen=True)
-class Problem:
-    reason: str
-    message: str
 
 
 @dataclass
@@ -153,6 +149,7 @@ def validate(domain: DomainRecord, binding: BindingRecord, settings: Settings) -
                     f"allowed roles: {', '.join(sorted(allowed))}",
                 )
             )
+    problems.extend(limit_problems(domain.spec, binding.spec))
     for project in domain.spec.project_names(domain.name, binding.spec.environment):
         namespace = binding.spec.namespace_for(domain.name, project)
         if len(namespace) > MAX_NAME:
@@ -232,7 +229,6 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
     plan.grants = _grants(domain, access, deployers, settings)
 
     labels = tenant_labels(domain.name, environment)
-    quota = {**(spec.quota or {}), **(bspec.quota or {})}
     limits = (spec.limits or Limits()).merged(bspec.limits)
     limit_range = _limit_range(limits)
     annotations = {
@@ -254,6 +250,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
         ns_labels = namespace_labels(domain, environment, project, settings)
         plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
         plan.children.extend(role_binding(name, namespace, labels, *grant) for name, grant in plan.grants.items())
+        quota = namespace_hard(spec, bspec, project)
         if quota:
             plan.children.append(
                 build(

@@ -22,6 +22,7 @@ from bizdomain.config import Settings
 from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem
+from bizdomain.plan.budget import QUOTA_STATUS, fold_used
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
@@ -126,6 +127,8 @@ class ClusterSync:
             outcome.namespaces = list(tenant.namespaces)
             outcome.generations = tenant.generations
             outcome.frozen = tenant.frozen
+            quotas = (self.live.get(("ResourceQuota", ns, names.QUOTA_NAME)) for ns in tenant.namespaces)
+            outcome.quota_hard, outcome.quota_used = fold_used((q or {}).get(QUOTA_STATUS) for q in quotas)
 
     async def _apply_all(self, applies: list[Apply]) -> None:
         # Cluster-scoped objects (and namespaces) first, then what lives inside them.

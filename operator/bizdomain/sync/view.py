@@ -30,6 +30,7 @@ from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
 from bizdomain.plan.attribution import drift_domain, namespaced_tenant_ok
+from bizdomain.plan.budget import QUOTA_STATUS
 from bizdomain.plan.objects import Key, key_of
 
 log = logging.getLogger(__name__)
@@ -291,6 +292,8 @@ class MemberView:
         if key[0] == "RoleBinding":  # who a binding grants to: a frozen tenant may only narrow it
             subjects = subject_keys(obj.get("subjects"))
             entry[SUBJECTS] = self._subjects.setdefault(subjects, subjects)
+        if key[0] == "ResourceQuota":  # hard and used, for the domain's budget (no request of its own)
+            entry[QUOTA_STATUS] = obj.get("status") or {}
         return entry
 
     async def close(self) -> None:
