@@ -9,11 +9,12 @@ against what exists on the member, in one place: :mod:`bizdomain.decide`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
-from bizdomain.plan.budget import binding_source, judge
+from bizdomain.plan.budget import Source, binding_source, judge
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
 from bizdomain.plan.placement import binding_clusters, selects
@@ -130,16 +131,26 @@ class TenantMemo:
         return hit.plan
 
 
-def within_budget(tenant: TenantPlan, domain: DomainRecord, binding: BindingRecord, world: World) -> TenantPlan:
-    """The tenant, frozen (``BudgetExceeded``) when its namespaces on every cluster it selects
-    do not fit the domain's budget of its environment (see :mod:`bizdomain.plan.budget`)."""
+def within_budget(
+    tenant: TenantPlan, domain: DomainRecord, siblings: Sequence[BindingRecord], world: World
+) -> TenantPlan:
+    """The tenant, frozen (``BudgetExceeded``) when the namespaces of every binding of its domain
+    and environment (``siblings``), on every cluster each selects, do not fit the domain's budget
+    of that environment (see :mod:`bizdomain.plan.budget`). Judged together: a second binding of
+    the same environment cannot double the budget, and growth of one freezes them all (what they
+    hold stays as it is, so none is squeezed)."""
     assert domain.spec is not None
-    assert binding.spec is not None
-    budget = domain.spec.budget(binding.spec.environment)
+    budget = domain.spec.budget(tenant.environment)
     if budget is None:
         return tenant
-    source = binding_source(domain.name, domain.spec, binding.spec, binding_clusters(binding, world))
-    problems = judge(binding.spec.environment, budget, [source]).problems.get(source.key)
+    shares = tuple(
+        share
+        for sibling in siblings
+        if sibling.spec is not None
+        for share in binding_source(domain.name, domain.spec, sibling.spec, binding_clusters(sibling, world)).shares
+    )
+    source = Source(f"{names.KIND_BINDING}/{tenant.environment}", shares)
+    problems = judge(tenant.environment, budget, [source]).problems.get(source.key)
     if not problems:
         return tenant
     return replace(tenant, frozen=True, problems=[*tenant.problems, *problems])
@@ -162,6 +173,8 @@ def plan_cluster(
     planned = memo if memo is not None else TenantMemo()
     plan = ClusterPlan(cluster=member.name, platform=desired_platform_roles(), crd=desired_workspace_crd())
     candidates: list[tuple[tuple[str, str, str, str], DomainRecord, BindingRecord]] = []
+    # Every live binding of a domain x environment, wherever it lands: the budget is theirs together.
+    siblings: dict[tuple[str, str], list[BindingRecord]] = {}
     for binding in world.bindings.values():
         domain = binding_domain(binding, world, settings)
         if domain is None or domain.deleting or binding.deleting:
@@ -174,6 +187,7 @@ def plan_cluster(
                 domain, binding, Problem(names.Reason.INVALID_SPEC, reason), settings
             )
             continue
+        siblings.setdefault((domain.name, binding.spec.environment), []).append(binding)
         if not selects(binding, member):
             continue
         order = (domain.created, domain.name, binding.created, binding.spec.environment)
@@ -185,7 +199,8 @@ def plan_cluster(
     plan.protected = protected
     plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
-        tenant = within_budget(planned.tenant(domain, binding, settings), domain, binding, world)
+        tenant = planned.tenant(domain, binding, settings)
+        tenant = within_budget(tenant, domain, siblings[tenant.key], world)
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:

@@ -103,6 +103,23 @@ def test_selecting_more_clusters_by_label_counts_every_cluster() -> None:
     assert "requests.cpu: 6 namespace(s) would allocate 12" in " ".join(p.message for p in tenant.problems)
 
 
+def test_a_second_binding_of_the_same_environment_cannot_double_the_budget() -> None:
+    # The owner splits dev over two bindings, each on its own cluster and each within the budget
+    # alone (2 projects x 2 cpu x 2 clusters = 8): together they would allocate 16 > 8.
+    domain = budgeted()
+    first = bound(clusters={"names": ["dev0", "dev1"]})
+    second = factories.binding("dev", factories.binding_spec_dict("dev", clusters={"names": ["dev2", "dev3"]}))
+    second = BindingRecord(
+        **{**second.__dict__, "name": "dev-again", "uid": "uid-dev-again", "created": "2026-02-01T00:00:00Z"}
+    )
+    members = [factories.member(f"dev{i}") for i in range(4)]
+    world = factories.world([domain], [first, second], members)
+    for member in members:
+        tenant = plan_cluster(member, world, SETTINGS).tenants[("payments", "dev")]
+        assert tenant.frozen, member.name
+        assert "requests.cpu: 8 namespace(s) would allocate 16" in " ".join(p.message for p in tenant.problems)
+
+
 @pytest.mark.parametrize(
     "limits",
     [
