@@ -46,10 +46,10 @@ test: venv binaries ## Build what is missing, then run the whole suite against a
 
 ##@ Local control plane
 cluster-up: venv binaries ## Start etcd and one API server per cluster (host + MEMBERS) on loopback
-	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) hack/localcluster.py up $(CLUSTERS)
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m localcluster up $(CLUSTERS)
 
 cluster-down: venv ## Stop every process cluster-up started and remove its state
-	$(PY) hack/localcluster.py down
+	$(PY) -m localcluster down
 
 ##@ Operator
 install: venv ## Install the CRDs into the host cluster (.cluster/host.kubeconfig or KUBECONFIG)

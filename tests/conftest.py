@@ -2,8 +2,8 @@
 unique names per test, and cleanup of what a test created.
 
 `control_plane` (session) reuses a control plane left running by `make cluster-up` and leaves it
-running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with
-hack/localcluster.py, and the last test session attached to it stops it (sessions running at the
+running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with the
+`localcluster` package (hack/localcluster), and the last test session attached to it stops it (sessions running at the
 same time share it). Tests that use it are marked `@pytest.mark.cluster`.
 """
 
@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from support import Cleanup, ClusterHandle, ControlPlaneHandle, localcluster, wait_until
-from support.platform import MEMBERS, OperatorProcess, Platform, binding_doc, domain_doc, install_platform
+from localcluster import ControlPlane
+from localcluster.harness import OperatorProcess, install_platform
+from support import Cleanup, ClusterHandle, ControlPlaneHandle, wait_until
+from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 DEFAULT_CLUSTERS = ("host", "dev", "prod")
 
@@ -33,7 +35,7 @@ def _cluster_names() -> list[str]:
 def control_plane() -> Iterator[ControlPlaneHandle]:
     """The local control plane, shared: one from `make cluster-up` is reused and left running;
     otherwise this session starts it, and the last session using it stops it at its end."""
-    plane = localcluster.ControlPlane()
+    plane = ControlPlane()
     state, started_here = plane.attach(_cluster_names(), os.getpid())
     try:
         yield ControlPlaneHandle.from_state(plane, state, started_here)
@@ -110,7 +112,7 @@ def cleanup(control_plane: ControlPlaneHandle) -> Iterator[Cleanup]:
 
 @pytest.fixture(scope="session")
 def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    install_platform(control_plane)
+    install_platform(control_plane.state, {member: [member] for member in MEMBERS})
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
     operator = OperatorProcess(
         kubeconfig=control_plane["host"].kubeconfig,

@@ -8,8 +8,9 @@ import urllib.request
 
 import pytest
 
+from localcluster.harness import OperatorProcess
 from support import wait_until
-from support.platform import OperatorProcess, Platform, binding_doc, domain_doc
+from support.platform import Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
