@@ -22,7 +22,7 @@ from kubernetes import client
 from localcluster import ControlPlane
 from localcluster.harness import OperatorProcess, install_platform
 from support import Cleanup, ClusterHandle, ControlPlaneHandle, wait_until
-from support.platform import MEMBERS, Platform, binding_doc, domain_doc
+from support.platform import MEMBERS, MakeDomain, Platform, binding_doc, domain_doc
 
 DEFAULT_CLUSTERS = ("host", "dev", "prod")
 
@@ -130,11 +130,11 @@ def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPat
     plat = Platform(control_plane, operator)
     try:
         for name in MEMBERS:
-            wait_until(
-                lambda n=name: plat.condition(plat.get("membercluster", n)).get("status") == "True",
-                timeout=60,
-                what=f"member {name} Ready",
-            )
+
+            def ready(name: str = name) -> bool:
+                return plat.condition(plat.get("membercluster", name)).get("status") == "True"
+
+            wait_until(ready, timeout=60, what=f"member {name} Ready")
         yield plat
     finally:
         operator.stop()
@@ -145,7 +145,7 @@ def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-def make_domain(platform: Platform) -> Iterator[Any]:
+def make_domain(platform: Platform) -> Iterator[MakeDomain]:
     """make_domain(name, bindings=("dev","prod"), **spec) -> seconds from apply to Ready; deleted after."""
     created: list[str] = []
 
@@ -171,6 +171,10 @@ def make_domain(platform: Platform) -> Iterator[Any]:
     for name in created:
         platform.delete("businessdomain", name, wait=False)
     for name in created:
-        wait_until(lambda n=name: platform.get("businessdomain", n) is None, timeout=90, what=f"domain {name} deleted")
+
+        def gone(name: str = name) -> bool:
+            return platform.get("businessdomain", name) is None
+
+        wait_until(gone, timeout=90, what=f"domain {name} deleted")
         for member in MEMBERS:  # Retain leaves released namespaces behind: the test removes its own
             platform.member(member).kubectl("delete", "ns", "-l", f"bizdomain.io/domain={name}", "--wait=false")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from support import wait_until
-from support.platform import NAMESPACE, ROOT, Platform, domain_doc
+from support.platform import NAMESPACE, ROOT, MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -45,7 +45,7 @@ GARBAGE = "clusters: [this is not: a kubeconfig"
 
 def kubeconfig_data(platform: Platform) -> str:
     """The Secret's kubeconfig, base64 as stored."""
-    return str(platform.get("secret", SECRET, NAMESPACE)["data"]["kubeconfig"])
+    return str(platform.require("secret", SECRET, NAMESPACE)["data"]["kubeconfig"])
 
 
 def token_in(data: str) -> str:
@@ -117,7 +117,7 @@ HOW = ["garbage", "revoked"]
 
 @pytest.mark.parametrize("how", HOW)
 def test_bad_credentials_are_reported_and_recover(
-    platform: Platform, make_domain, faults: Faults, unique_name: str, how: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str, how: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     pid = operator_pid(platform)
@@ -153,7 +153,7 @@ def test_bad_credentials_are_reported_and_recover(
 
 @pytest.mark.parametrize("how", HOW)
 def test_bad_credentials_name_the_secret_and_warn(
-    platform: Platform, make_domain, faults: Faults, unique_name: str, how: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str, how: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     before = event_uids(platform)

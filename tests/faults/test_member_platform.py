@@ -25,7 +25,7 @@ import yaml
 
 from bizdomain.members.tokens import claims
 from support import wait_until
-from support.platform import NAMESPACE, ROOT, Platform, binding_doc
+from support.platform import NAMESPACE, ROOT, MakeDomain, Platform, binding_doc
 
 from .conftest import Faults
 from .probes import member_ready, quotas
@@ -46,7 +46,7 @@ def join(platform: Platform, member: str, *extra: str) -> None:
 
 
 def member_token(platform: Platform, member: str) -> str:
-    secret = platform.get("secret", f"member-{member}", NAMESPACE)
+    secret = platform.require("secret", f"member-{member}", NAMESPACE)
     config = yaml.safe_load(base64.b64decode(secret["data"]["kubeconfig"]))
     return str(config["users"][0]["user"]["token"])
 
@@ -61,7 +61,7 @@ def restart_operator(platform: Platform, **env: str) -> None:
 
 
 def test_member_token_is_renewed_without_a_rejoin(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     faults.undo("join dev again with the default token", lambda: join(platform, "dev"))
@@ -146,7 +146,7 @@ def test_a_kubeconfig_with_an_exec_plugin_is_refused_and_never_run(
 
 
 def test_missing_platform_roles_stop_the_member_until_rejoined(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     dev = platform.member("dev")

@@ -55,7 +55,8 @@ class ClusterHandle:
         """A new sync client for this cluster as admin (never the library's global default).
 
         The caller closes it; the `api_client` fixture does so at the end of the test."""
-        return config.new_client_from_config(config_file=str(self.kubeconfig))
+        api: client.ApiClient = config.new_client_from_config(config_file=str(self.kubeconfig))
+        return api
 
     def token_client(self, token: str) -> client.ApiClient:
         """A new sync client for this cluster that authenticates with a bearer token only."""

@@ -12,20 +12,47 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from bizdomain import names
-from localcluster import KubectlError
-from localcluster.harness import OperatorProcess, wait_quota_counts
+from localcluster import REPO, KubectlError
+from localcluster.harness import NAMESPACE, OperatorProcess, wait_quota_counts
 from support.controlplane import ClusterHandle, ControlPlaneHandle
 from support.poll import wait_until
 
+__all__ = [
+    "BINDING_COUNT",
+    "HOST_QUOTA",
+    "MEMBERS",
+    "NAMESPACE",
+    "ROOT",
+    "MakeDomain",
+    "Platform",
+    "binding_doc",
+    "domain_doc",
+    "wait_binding_quota_counted",
+]
+
+ROOT = REPO
 MEMBERS = ("dev", "prod")
 HOST_QUOTA = "bizdomain-bindings"
 QUOTA_NOT_COUNTED = "status unknown for quota"
 BINDING_COUNT = names.BINDING_COUNT_RESOURCE
+
+
+class MakeDomain(Protocol):
+    """The `make_domain` fixture: a domain bound in `envs`, applied as a user would, once Ready
+    everywhere; returns the seconds that took. Deleted when the test ends."""
+
+    def __call__(
+        self,
+        name: str,
+        envs: tuple[str, ...] = ("dev", "prod"),
+        bindings: dict[str, dict[str, Any]] | None = None,
+        **spec: Any,
+    ) -> float: ...
 
 
 @dataclass
@@ -62,6 +89,14 @@ class Platform:
             args += ["-n", namespace]
         out = self.plane[cluster].kubectl(*args).stdout
         return json.loads(out) if out.strip() else None
+
+    def require(self, kind: str, name: str, namespace: str | None = None, cluster: str = "host") -> dict[str, Any]:
+        """`get`, for an object the test expects to exist: a clear failure when it does not."""
+        obj = self.get(kind, name, namespace, cluster)
+        if obj is None:
+            where = f"{namespace}/{name}" if namespace else name
+            raise AssertionError(f"{kind} {where} does not exist on {cluster}")
+        return obj
 
     def delete(
         self, kind: str, name: str, namespace: str | None = None, cluster: str = "host", wait: bool = True
