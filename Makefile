@@ -31,7 +31,7 @@ binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and he
 manifests: venv ## Generate crds/ and the chart's CRDs from the pydantic models
 	$(PY) -m bizdomain.api.crdgen --out crds --out charts/bizdomain/crds
 
-lint: venv ## ruff, mypy and the import-layer contracts
+lint: venv ## ruff, mypy strict (operator, hack, bench, tests) and the import-layer contracts
 	$(VENV)/bin/ruff check operator tests hack bench
 	$(VENV)/bin/ruff format --check operator tests hack bench
 	$(VENV)/bin/mypy

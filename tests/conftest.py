@@ -3,8 +3,8 @@ unique names per test, and cleanup of what a test created.
 
 `control_plane` (session) reuses a control plane left running by `make cluster-up` and leaves it
 running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with the
-`localcluster` package (hack/localcluster), and the last test session attached to it stops it (sessions running at the
-same time share it). Tests that use it are marked `@pytest.mark.cluster`.
+`localcluster` package (hack/localcluster), and the last test session attached to it stops it
+(sessions running at the same time share it). Tests that use it are marked `@pytest.mark.cluster`.
 """
 
 from __future__ import annotations
