@@ -23,7 +23,8 @@ Binaries come from $BIZDOMAIN_BIN_DIR, else from `hack/build-binaries.sh --dir`.
 state.json (pids, ports, the exact argv of every process so a restart is identical). Processes
 run in their own session with output in log files, so they outlive the `make` that started them.
 
-Standard library only, plus the `openssl` command line for the certificates.
+The control plane is standard library only, plus the `openssl` command line for the certificates;
+the harness also reads bizdomain's names (CRD plurals, the binding quota).
 """
 
 from localcluster.errors import ControlPlaneError

@@ -147,14 +147,17 @@ def join_member(
     member_kubeconfig: Path,
     name: str,
     environments: Sequence[str],
+    *,
     namespace: str = NAMESPACE,
+    extra: Sequence[str] = (),
 ) -> None:
-    """`bizdomain join`: member `name` serving `environments`, registered on the host."""
+    """`bizdomain join`: member `name` serving `environments`, registered on the host (`extra`:
+    more arguments of `bizdomain join`)."""
     cmd = [
         sys.executable, "-m", "bizdomain.cli", "join",
         "--host-kubeconfig", str(host_kubeconfig), "--member-kubeconfig", str(member_kubeconfig),
         "--name", name, "--namespace", namespace,
-        *(arg for env in environments for arg in ("--environment", env)),
+        *(arg for env in environments for arg in ("--environment", env)), *extra,
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
     if result.returncode:
@@ -177,4 +180,4 @@ def install_platform(state: State, members: Mapping[str, Sequence[str]], namespa
     host("apply", "-f", str(REPO / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     host_kubeconfig = Path(state.clusters["host"].kubeconfig)
     for member, environments in members.items():
-        join_member(host_kubeconfig, Path(state.clusters[member].kubeconfig), member, environments, namespace)
+        join_member(host_kubeconfig, Path(state.clusters[member].kubeconfig), member, environments, namespace=namespace)

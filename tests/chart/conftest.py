@@ -149,7 +149,9 @@ def member(control_plane: ControlPlaneHandle, chart_release: Release) -> Iterato
     suite's bindings land on it; its kubeconfig Secret is in the release namespace."""
     member = Member(name=chart_release.name, environment=chart_release.name, cluster=control_plane["dev"])
     host = chart_release.host
-    join_member(host.kubeconfig, member.cluster.kubeconfig, member.name, [member.environment], chart_release.namespace)
+    join_member(
+        host.kubeconfig, member.cluster.kubeconfig, member.name, [member.environment], namespace=chart_release.namespace
+    )
     yield member
     host.kubectl("delete", "membercluster", member.name, "--ignore-not-found", "--wait=false")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +27,6 @@ from support.platform import Platform
 from .invariants import assert_invariants, record_baseline, remove_baseline
 
 __all__ = ["Faults"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="package")

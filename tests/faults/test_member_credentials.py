@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 import yaml
 
+from localcluster.harness import join_member
 from support import wait_until
-from support.platform import NAMESPACE, ROOT, MakeDomain, Platform, domain_doc
+from support.platform import NAMESPACE, MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -59,15 +58,7 @@ def set_kubeconfig(platform: Platform, data: str) -> None:
 
 def join(platform: Platform, member: str) -> None:
     """`bizdomain join` again, as a platform engineer rotates a member's token."""
-    subprocess.run(
-        [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(platform.host.kubeconfig),
-            "--member-kubeconfig", str(platform.member(member).kubeconfig),
-            "--name", member, "--environment", member, "--namespace", NAMESPACE,
-        ],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    join_member(platform.host.kubeconfig, platform.member(member).kubeconfig, member, [member], namespace=NAMESPACE)
 
 
 def event_uids(platform: Platform) -> set[str]:

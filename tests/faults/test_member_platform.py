@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from bizdomain.members.tokens import claims
+from localcluster.harness import join_member
 from support import wait_until
 from support.platform import NAMESPACE, ROOT, MakeDomain, Platform, binding_doc
 
@@ -34,15 +35,10 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 
 def join(platform: Platform, member: str, *extra: str) -> None:
-    subprocess.run(
-        [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(platform.host.kubeconfig),
-            "--member-kubeconfig", str(platform.member(member).kubeconfig),
-            "--name", member, "--environment", member, "--namespace", NAMESPACE, *extra,
-        ],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    """`bizdomain join` of a local member serving the environment of its own name."""
+    join_member(
+        platform.host.kubeconfig, platform.member(member).kubeconfig, member, [member], namespace=NAMESPACE, extra=extra
+    )
 
 
 def member_token(platform: Platform, member: str) -> str:
