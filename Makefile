@@ -31,7 +31,7 @@ binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and he
 manifests: venv ## Generate crds/ and the chart's CRDs from the pydantic models
 	$(PY) -m bizdomain.api.crdgen --out crds --out charts/bizdomain/crds
 
-lint: venv ## ruff, mypy and the import-layer contracts
+lint: venv ## ruff, mypy strict (operator, hack, bench, tests) and the import-layer contracts
 	$(VENV)/bin/ruff check operator tests hack bench
 	$(VENV)/bin/ruff format --check operator tests hack bench
 	$(VENV)/bin/mypy
@@ -46,10 +46,10 @@ test: venv binaries ## Build what is missing, then run the whole suite against a
 
 ##@ Local control plane
 cluster-up: venv binaries ## Start etcd and one API server per cluster (host + MEMBERS) on loopback
-	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) hack/localcluster.py up $(CLUSTERS)
+	BIZDOMAIN_BIN_DIR=$(BIN_DIR) $(PY) -m localcluster up $(CLUSTERS)
 
 cluster-down: venv ## Stop every process cluster-up started and remove its state
-	$(PY) hack/localcluster.py down
+	$(PY) -m localcluster down
 
 ##@ Operator
 install: venv ## Install the CRDs into the host cluster (.cluster/host.kubeconfig or KUBECONFIG)

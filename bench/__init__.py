@@ -7,10 +7,11 @@ and the operator's peak RSS. ``python -m bench --help`` (or ``make bench``) runs
 ``tests/bench/test_bench_smoke.py`` runs it at N=3 for correctness only.
 
 Modules: :mod:`bench.workload` (pure: the generated specs and the floor's plans),
-:mod:`bench.cluster` (control plane, platform install, clients), :mod:`bench.apimetrics`
-(``apiserver_request_total`` parsing), :mod:`bench.process` (the operator subprocess,
-RSS/CPU, py-spy), :mod:`bench.phases` (the measurements), :mod:`bench.run` (one run per N),
-:mod:`bench.report` (table, JSON, plot, summary).
+:mod:`bench.cluster` (control plane, clients), :mod:`bench.apimetrics`
+(``apiserver_request_total`` parsing), :mod:`bench.process` (py-spy), :mod:`bench.phases`
+(the measurements), :mod:`bench.run` (one run per N), :mod:`bench.report` (table, JSON, plot,
+summary). The operator subprocess and the platform install are the tests' own
+(:mod:`localcluster.harness`).
 """
 
 from bench.run import BenchConfig, RunResult, run_benchmark

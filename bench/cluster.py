@@ -1,27 +1,23 @@
-"""The benchmark's own local control plane, the platform install, and clients to each cluster.
+"""The benchmark's own local control plane and clients to each cluster.
 
-:class:`BenchPlane` is hack/localcluster.py's ``ControlPlane`` in a state directory of the
-benchmark's own (never the checkout's ``.cluster/``, which tests and `make cluster-up` use), so
-a run can bring it up and down freely. :func:`install_platform` does what `helm install` and
-`bizdomain join` do (as tests/e2e/conftest.py's ``install_platform``); :func:`floor_identity`
-gives a floor member the same least-privilege identity `bizdomain join` creates, without
-registering it on the host. Called by :mod:`bench.run` and :mod:`bench.phases`.
+:class:`BenchPlane` is ``localcluster.ControlPlane`` (hack/localcluster) in a state directory of
+the benchmark's own (never the checkout's ``.cluster/``, which tests and `make cluster-up` use),
+so a run can bring it up and down freely. The platform is installed with the harness the tests
+use too (``localcluster.harness.install_platform``); :func:`floor_identity` gives a floor
+member the same least-privilege identity `bizdomain join` creates, without registering it on
+the host. Called by :mod:`bench.run` and :mod:`bench.phases`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 import ssl
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -33,24 +29,12 @@ from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
 from bizdomain.members.rest import KINDS
 from bizdomain.sync.engine import MANAGED, TENANT_KINDS
+from localcluster import Cluster, ControlPlane, State, kubectl
+from localcluster.harness import NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMESPACE = "bizdomain-system"
 BENCH_MANAGER = "bizdomain-bench"
 Key = tuple[str, str | None, str]
-
-
-def _localcluster() -> ModuleType:
-    """hack/localcluster.py (a script, not a package) as the module ``localcluster``."""
-    if (module := sys.modules.get("localcluster")) is not None:
-        return module
-    spec = importlib.util.spec_from_file_location("localcluster", ROOT / "hack" / "localcluster.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["localcluster"] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 class BenchPlane:
@@ -58,17 +42,23 @@ class BenchPlane:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.plane: Any = _localcluster().ControlPlane(state_dir=state_dir, out=sys.stderr)
-        self.state: Any = None
+        self.plane = ControlPlane(state_dir=state_dir, out=sys.stderr)
+        self._state: State | None = None
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            raise RuntimeError(f"the benchmark's control plane in {self.state_dir} is not up")
+        return self._state
 
     def up(self, clusters: Sequence[str]) -> None:
-        self.state = self.plane.up(list(clusters))
+        self._state = self.plane.up(list(clusters))
 
     def down(self) -> None:
         self.plane.down()
-        self.state = None
+        self._state = None
 
-    def cluster(self, name: str) -> Any:
+    def cluster(self, name: str) -> Cluster:
         return self.state.clusters[name]
 
     def kubeconfig(self, name: str) -> Path:
@@ -76,13 +66,7 @@ class BenchPlane:
 
     def kubectl(self, name: str, *args: str, input: str | None = None, check: bool = True) -> str:
         """The pinned kubectl against ``name`` as admin; stdout."""
-        env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy"}}
-        env["KUBECACHEDIR"] = str(self.state_dir / "kubectl-cache")
-        cmd = [str(Path(self.state.bin_dir) / "kubectl"), f"--kubeconfig={self.kubeconfig(name)}", *args]
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, env=env, check=False, timeout=300)
-        if check and result.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
-        return result.stdout
+        return kubectl(self.state, name, *args, input=input, check=check, timeout=300).stdout
 
     async def admin_kube(self, name: str, concurrency: int = 16) -> Kube:
         """A client to ``name`` as admin (client certificate), ``concurrency`` requests in flight."""
@@ -100,31 +84,6 @@ class BenchPlane:
         opener = urllib.request.build_opener(*handlers)
         with opener.open(f"{cluster.url}/metrics", timeout=30) as response:
             return str(response.read().decode())
-
-
-def install_platform(plane: BenchPlane, members: dict[str, list[str]]) -> None:
-    """CRDs, the operator namespace and host role (what `helm install` does), then
-    `bizdomain join` for every member with the environments it serves."""
-    plane.kubectl("host", "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    for crd in (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER, names.PLURAL_WORKSPACE):
-        plane.kubectl("host", "wait", "--for=condition=Established", f"crd/{crd}.{names.GROUP}", "--timeout=60s")
-    # Bindings are capped by a quota in each domain namespace: wait until new quotas are counted.
-    count = f"count/{names.PLURAL_BINDING}.{names.GROUP}"
-    _localcluster().wait_quota_counts(lambda *args, check=True: plane.kubectl("host", *args, check=check), count)
-    plane.kubectl("host", "create", "namespace", NAMESPACE, check=False)
-    plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
-    plane.kubectl("host", "apply", "-f", str(ROOT / "charts/bizdomain/files/budget-policy.yaml"))
-    for member, environments in members.items():
-        cmd = [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(plane.kubeconfig("host")),
-            "--member-kubeconfig", str(plane.kubeconfig(member)),
-            "--name", member, "--namespace", NAMESPACE,
-            *(arg for env in environments for arg in ("--environment", env)),
-        ]  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-        if result.returncode:
-            raise RuntimeError(f"bizdomain join {member} failed: {result.stderr.strip()}")
 
 
 async def apply(kube: Kube, body: dict[str, Any], manager: str = BENCH_MANAGER) -> dict[str, Any]:

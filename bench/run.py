@@ -20,11 +20,12 @@ from typing import Any
 
 from bench import phases
 from bench.apimetrics import HOST_RESOURCES, MEMBER_RESOURCES, Scrape, Traffic, raw_writes, traffic
-from bench.cluster import NAMESPACE, ROOT, BenchPlane, Key, floor_identity, install_platform, managed_keys
-from bench.process import OperatorProcess, Profiler, busy_seconds, summarize_profile, top_self
+from bench.cluster import ROOT, BenchPlane, Key, floor_identity, managed_keys
+from bench.process import Profiler, busy_seconds, summarize_profile, top_self
 from bench.workload import Shape, floor_plans
 from bizdomain.config import Settings
 from bizdomain.members import Kube
+from localcluster.harness import NAMESPACE, OperatorProcess, install_platform
 
 
 def say(message: str) -> None:
@@ -203,7 +204,7 @@ class _Run:
 
     async def _setup(self) -> None:
         cfg = self.cfg
-        install_platform(self.plane, {m: self.shape.member_environments(m) for m in self.members})
+        install_platform(self.plane.state, {m: self.shape.member_environments(m) for m in self.members})
         self.floor_kubes = {m: await floor_identity(self.plane, f, cfg.concurrency) for m, f in self.floors.items()}
         self.host = await self.plane.admin_kube("host", cfg.concurrency)
         self.poller = await self.plane.admin_kube("host", 4)
@@ -211,7 +212,7 @@ class _Run:
         self.kubes += [*self.floor_kubes.values(), self.host, self.poller, *self.admins.values()]
         log = cfg.out_dir / f"operator-n{self.shape.domains}.log"
         log.unlink(missing_ok=True)
-        self.op = OperatorProcess(self.plane.kubeconfig("host"), log, env=cfg.operator_env())
+        self.op = OperatorProcess(self.plane.kubeconfig("host"), log, env=cfg.operator_env(), verbose=False)
         self.op.start()
         await phases.wait_members_ready(self.poller, self.members)
 

@@ -2,9 +2,9 @@
 unique names per test, and cleanup of what a test created.
 
 `control_plane` (session) reuses a control plane left running by `make cluster-up` and leaves it
-running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with
-hack/localcluster.py, and the last test session attached to it stops it (sessions running at the
-same time share it). Tests that use it are marked `@pytest.mark.cluster`.
+running; otherwise it starts one (host, dev, prod and any names in $MEMBERS) with the
+`localcluster` package (hack/localcluster), and the last test session attached to it stops it
+(sessions running at the same time share it). Tests that use it are marked `@pytest.mark.cluster`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from support import Cleanup, ClusterHandle, ControlPlaneHandle, localcluster, wait_until
-from support.platform import MEMBERS, OperatorProcess, Platform, binding_doc, domain_doc, install_platform
+from localcluster import ControlPlane
+from localcluster.harness import OperatorProcess, install_platform
+from support import Cleanup, ClusterHandle, ControlPlaneHandle, wait_until
+from support.platform import MEMBERS, MakeDomain, Platform, binding_doc, domain_doc
 
 DEFAULT_CLUSTERS = ("host", "dev", "prod")
 
@@ -33,7 +35,7 @@ def _cluster_names() -> list[str]:
 def control_plane() -> Iterator[ControlPlaneHandle]:
     """The local control plane, shared: one from `make cluster-up` is reused and left running;
     otherwise this session starts it, and the last session using it stops it at its end."""
-    plane = localcluster.ControlPlane()
+    plane = ControlPlane()
     state, started_here = plane.attach(_cluster_names(), os.getpid())
     try:
         yield ControlPlaneHandle.from_state(plane, state, started_here)
@@ -110,7 +112,7 @@ def cleanup(control_plane: ControlPlaneHandle) -> Iterator[Cleanup]:
 
 @pytest.fixture(scope="session")
 def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    install_platform(control_plane)
+    install_platform(control_plane.state, {member: [member] for member in MEMBERS})
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
     operator = OperatorProcess(
         kubeconfig=control_plane["host"].kubeconfig,
@@ -128,11 +130,11 @@ def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPat
     plat = Platform(control_plane, operator)
     try:
         for name in MEMBERS:
-            wait_until(
-                lambda n=name: plat.condition(plat.get("membercluster", n)).get("status") == "True",
-                timeout=60,
-                what=f"member {name} Ready",
-            )
+
+            def ready(name: str = name) -> bool:
+                return plat.condition(plat.get("membercluster", name)).get("status") == "True"
+
+            wait_until(ready, timeout=60, what=f"member {name} Ready")
         yield plat
     finally:
         operator.stop()
@@ -143,7 +145,7 @@ def platform(control_plane: ControlPlaneHandle, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
-def make_domain(platform: Platform) -> Iterator[Any]:
+def make_domain(platform: Platform) -> Iterator[MakeDomain]:
     """make_domain(name, bindings=("dev","prod"), **spec) -> seconds from apply to Ready; deleted after."""
     created: list[str] = []
 
@@ -169,6 +171,10 @@ def make_domain(platform: Platform) -> Iterator[Any]:
     for name in created:
         platform.delete("businessdomain", name, wait=False)
     for name in created:
-        wait_until(lambda n=name: platform.get("businessdomain", n) is None, timeout=90, what=f"domain {name} deleted")
+
+        def gone(name: str = name) -> bool:
+            return platform.get("businessdomain", name) is None
+
+        wait_until(gone, timeout=90, what=f"domain {name} deleted")
         for member in MEMBERS:  # Retain leaves released namespaces behind: the test removes its own
             platform.member(member).kubectl("delete", "ns", "-l", f"bizdomain.io/domain={name}", "--wait=false")

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for `bench`
 
 from bench import BenchConfig, Shape, report, run_benchmark
 

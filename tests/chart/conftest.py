@@ -17,7 +17,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -29,8 +28,10 @@ from typing import Any
 import pytest
 import yaml
 
-from support import ClusterHandle, ControlPlaneHandle, localcluster, wait_until
-from support.platform import OperatorProcess, Platform, binding_doc, domain_doc, wait_binding_quota_counted
+from localcluster import default_bin_dir
+from localcluster.harness import OperatorProcess, join_member
+from support import ClusterHandle, ControlPlaneHandle, wait_until
+from support.platform import Platform, binding_doc, domain_doc, wait_binding_quota_counted
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "bizdomain"
@@ -44,7 +45,7 @@ FIXED_NAMES = (
 
 
 def helm_binary() -> Path:
-    return Path(localcluster._default_bin_dir()) / "helm"
+    return default_bin_dir() / "helm"
 
 
 def helm(*args: str, kubeconfig: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -157,14 +158,9 @@ def member(control_plane: ControlPlaneHandle, chart_release: Release) -> Iterato
     suite's bindings land on it; its kubeconfig Secret is in the release namespace."""
     member = Member(name=chart_release.name, environment=chart_release.name, cluster=control_plane["dev"])
     host = chart_release.host
-    subprocess.run(
-        [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(host.kubeconfig), "--member-kubeconfig", str(member.cluster.kubeconfig),
-            "--name", member.name, "--environment", member.environment, "--namespace", chart_release.namespace,
-        ],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    join_member(
+        host.kubeconfig, member.cluster.kubeconfig, member.name, [member.environment], namespace=chart_release.namespace
+    )
     yield member
     host.kubectl("delete", "membercluster", member.name, "--ignore-not-found", "--wait=false")
 

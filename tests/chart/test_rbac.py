@@ -28,11 +28,13 @@ def parse_can_i(text: str) -> set[Row]:
     """The rows of `kubectl auth can-i --list`, split at the header's column starts."""
     lines = [line for line in text.splitlines() if line.strip()]
     header = next(i for i, line in enumerate(lines) if line.startswith(COLUMNS[0]))
-    starts = [lines[header].index(column) for column in COLUMNS] + [None]
-    return {
-        tuple(line[starts[i] : starts[i + 1]].strip() for i in range(len(COLUMNS)))  # type: ignore[misc]
-        for line in lines[header + 1 :]
-    }
+    starts = [lines[header].index(column) for column in COLUMNS]
+    ends: list[int | None] = [*starts[1:], None]
+    rows = set()
+    for line in lines[header + 1 :]:
+        resources, urls, names, verbs = (line[start:end].strip() for start, end in zip(starts, ends, strict=True))
+        rows.add((resources, urls, names, verbs))
+    return rows
 
 
 def row_grants(rows: set[Row]) -> set[tuple[str, str, str, str]]:

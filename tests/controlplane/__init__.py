@@ -1,1 +1,1 @@
-"""Tests of the local control plane itself (hack/localcluster.py and the fixtures)."""
+"""Tests of the local control plane itself (the `localcluster` package in hack/ and the fixtures)."""

@@ -5,8 +5,10 @@ decide, CRD CEL rules reject, and the clusters are isolated from each other."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -19,9 +21,17 @@ pytestmark = pytest.mark.cluster
 ApiClientFactory = Callable[[ClusterHandle], client.ApiClient]
 
 
-def _pod(name: str) -> dict[str, object]:
-    container = {"name": "main", "image": "registry.k8s.io/pause:3.10"}
-    return {"metadata": {"name": name}, "spec": {"containers": [container]}}
+def _meta(name: str, **fields: Any) -> client.V1ObjectMeta:
+    return client.V1ObjectMeta(name=name, **fields)
+
+
+def _pod(name: str) -> client.V1Pod:
+    container = client.V1Container(name="main", image="registry.k8s.io/pause:3.10")
+    return client.V1Pod(metadata=_meta(name), spec=client.V1PodSpec(containers=[container]))
+
+
+def _config_map(name: str, **fields: Any) -> client.V1ConfigMap:
+    return client.V1ConfigMap(metadata=_meta(name, **fields), data={"k": "v"})
 
 
 def test_deleting_a_namespace_removes_it_and_its_contents(
@@ -29,7 +39,7 @@ def test_deleting_a_namespace_removes_it_and_its_contents(
 ) -> None:
     core = client.CoreV1Api(api_client(dev))
     ns = cleanup.namespace(dev, unique_name)
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "payload"}, "data": {"k": "v"}})
+    core.create_namespaced_config_map(ns, _config_map("payload"))
 
     core.delete_namespace(ns)
 
@@ -42,10 +52,12 @@ def test_resource_quota_is_counted_and_enforced(
 ) -> None:
     core = client.CoreV1Api(api_client(dev))
     ns = cleanup.namespace(dev, unique_name)
-    core.create_namespaced_resource_quota(ns, {"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "1"}}})
+    quota = client.V1ResourceQuota(metadata=_meta("pods"), spec=client.V1ResourceQuotaSpec(hard={"pods": "1"}))
+    core.create_namespaced_resource_quota(ns, quota)
 
     def used() -> dict[str, str] | None:
-        return core.read_namespaced_resource_quota("pods", ns).status.used  # type: ignore[no-any-return]
+        status = core.read_namespaced_resource_quota("pods", ns).status
+        return status.used if status is not None else None
 
     assert wait_until(used, what="the quota controller to fill status.used") == {"pods": "0"}
     # The ServiceAccount admission plugin needs the namespace's `default` ServiceAccount.
@@ -56,7 +68,7 @@ def test_resource_quota_is_counted_and_enforced(
         core.create_namespaced_pod(ns, _pod("two"))
 
     assert refused.value.status == 403
-    assert "exceeded quota" in refused.value.body
+    assert "exceeded quota" in str(refused.value.body)
     wait_until(lambda: used() == {"pods": "1"}, what="the quota to count the admitted pod")
 
 
@@ -65,9 +77,10 @@ def test_dependents_are_garbage_collected_after_their_owner(
 ) -> None:
     core = client.CoreV1Api(api_client(dev))
     ns = cleanup.namespace(dev, unique_name)
-    owner = core.create_namespaced_config_map(ns, {"metadata": {"name": "owner"}})
-    reference = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
-    core.create_namespaced_config_map(ns, {"metadata": {"name": "dependent", "ownerReferences": [reference]}})
+    owner = core.create_namespaced_config_map(ns, _config_map("owner"))
+    assert owner.metadata is not None
+    reference = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid)
+    core.create_namespaced_config_map(ns, _config_map("dependent", owner_references=[reference]))
 
     core.delete_namespaced_config_map("owner", ns)
 
@@ -152,7 +165,7 @@ def test_a_crd_cel_rule_rejects_a_bad_object_with_its_message(
         custom.create_cluster_custom_object(group, "v1", "widgets", widget("bad", 3, 2))
 
     assert rejected.value.status == 422
-    assert message in rejected.value.body
+    assert message in str(rejected.value.body)
 
 
 def test_service_account_tokens_are_issued_and_accepted_by_their_own_cluster_only(
@@ -163,10 +176,10 @@ def test_service_account_tokens_are_issued_and_accepted_by_their_own_cluster_onl
     dev.kubectl("create", "serviceaccount", "robot", "-n", ns)
     bound_token = dev.kubectl("create", "token", "robot", "-n", ns).stdout.strip()
     # A legacy token Secret, filled in by the serviceaccount-token controller.
-    secret = {
-        "metadata": {"name": "robot-token", "annotations": {"kubernetes.io/service-account.name": "robot"}},
-        "type": "kubernetes.io/service-account-token",
-    }
+    secret = client.V1Secret(
+        metadata=_meta("robot-token", annotations={"kubernetes.io/service-account.name": "robot"}),
+        type="kubernetes.io/service-account-token",
+    )
     core.create_namespaced_secret(ns, secret)
     data = wait_until(
         lambda: core.read_namespaced_secret("robot-token", ns).data,
@@ -177,11 +190,13 @@ def test_service_account_tokens_are_issued_and_accepted_by_their_own_cluster_onl
 
     for token in (bound_token, legacy_token):
         with dev.token_client(token) as api:
-            review = client.AuthenticationV1Api(api).create_self_subject_review({})
+            review = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+        assert review.status is not None
+        assert review.status.user_info is not None
         assert review.status.user_info.username == f"system:serviceaccount:{ns}:robot"
         # prod's own CA, so TLS succeeds and prod itself judges the token: signed by another key.
         with prod.token_client(token) as api, pytest.raises(ApiException) as refused:
-            client.AuthenticationV1Api(api).create_self_subject_review({})
+            client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
         assert refused.value.status == 401
 
 
@@ -198,7 +213,8 @@ def test_clusters_are_isolated(
     others = [c for c in control_plane.clusters.values() if c.name != dev.name]
     assert {"host", "prod"} <= {c.name for c in others}
     for other in others:
-        assert is_gone(lambda other=other: client.CoreV1Api(api_client(other)).read_namespace(ns))
+        core = client.CoreV1Api(api_client(other))
+        assert is_gone(functools.partial(core.read_namespace, ns))
     # dev's admin credentials and CA mean nothing to prod.
     crossed = dev.kubectl(f"--server={control_plane['prod'].server}", "get", "namespaces", check=False)
     assert crossed.returncode != 0

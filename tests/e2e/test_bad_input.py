@@ -60,7 +60,8 @@ def renamed(doc: Doc, name: str) -> Doc:
 
 ROBOT = {"kind": "Robot", "name": "r2d2"}
 # The default quota of domain_doc (requests.cpu 4, pods 20) on one namespace fits; 100000 does not.
-BUDGET = [{"environment": "dev", "hard": {"requests.cpu": "8", "pods": "40"}}]
+BUDGET_HARD = {"requests.cpu": "8", "pods": "40"}
+BUDGET: list[dict[str, Any]] = [{"environment": "dev", "hard": BUDGET_HARD}]
 SA_NO_NS = {"kind": "ServiceAccount", "name": "ci"}
 CASES = [
     # --- BusinessDomain, refused at admission
@@ -195,7 +196,7 @@ CASES = [
          lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-{i}"} for i in range(3)])],
          reason="BudgetExceeded", setup=lambda d: [D(d, budgets=BUDGET, projects=[{"name": f"{d}-0"}]), B(d)]),
     Case("budgeted-resource-unbounded", lambda d: [D(d, budgets=[{"environment": "dev",
-         "hard": {**BUDGET[0]["hard"], "requests.memory": "1Gi"}}])], reason="BudgetExceeded",
+         "hard": {**BUDGET_HARD, "requests.memory": "1Gi"}}])], reason="BudgetExceeded",
          message="unbounded", setup=lambda d: [D(d, budgets=BUDGET), B(d)]),
     Case("budget-lowered",
          lambda d: [D(d, budgets=[{"environment": "dev", "hard": {"requests.cpu": "1", "pods": "5"}}])],

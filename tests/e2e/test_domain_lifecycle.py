@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from typing import Any
 
 import pytest
 
 from support import wait_until
-from support.platform import Platform, binding_doc, domain_doc
+from support.platform import MakeDomain, Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -26,17 +27,18 @@ def can_i(platform: Platform, cluster: str, verb: str, resource: str, namespace:
     return result.stdout.strip() == "yes"
 
 
-def managed(platform: Platform, cluster: str, kind: str, domain: str) -> list[dict]:
+def managed(platform: Platform, cluster: str, kind: str, domain: str) -> list[dict[str, Any]]:
     out = (
         platform.member(cluster).kubectl("get", kind, "-A", "-o", "json", "-l", f"bizdomain.io/domain={domain}").stdout
     )
-    return json.loads(out)["items"]
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
 
 
-def test_domain_converges_on_every_member(platform: Platform, make_domain, unique_name: str) -> None:
+def test_domain_converges_on_every_member(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     seconds = make_domain(unique_name)
     print(f"\n{unique_name}: apply -> Ready with two environments in {seconds:.1f}s")
-    domain = platform.get("businessdomain", unique_name)
+    domain = platform.require("businessdomain", unique_name)
     assert domain["status"]["summary"] == {"environments": "dev,prod", "clusters": "2/2"}
     printed = platform.host.kubectl("get", "domains").stdout
     line = next(row for row in printed.splitlines() if row.startswith(unique_name))
@@ -44,19 +46,19 @@ def test_domain_converges_on_every_member(platform: Platform, make_domain, uniqu
     assert "True" in line
 
     for env in ("dev", "prod"):
-        ns = platform.get("namespace", unique_name, cluster=env)
-        labels = ns["metadata"]["labels"]
+        namespace = platform.require("namespace", unique_name, cluster=env)
+        labels = namespace["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "bizdomain"
         assert labels["bizdomain.io/domain"] == unique_name
         assert labels["bizdomain.io/environment"] == env
-        workspace = platform.get("workspace", f"{unique_name}.{env}", cluster=env)
+        workspace = platform.require("workspace", f"{unique_name}.{env}", cluster=env)
         assert workspace["spec"]["namespaces"] == [unique_name]
         assert workspace["spec"]["displayName"] == f"领域 {unique_name}"
         assert platform.condition(workspace)["status"] == "True"
         assert unique_name in platform.member(env).kubectl("get", "workspaces").stdout
-        quota = platform.get("resourcequota", "bizdomain-quota", unique_name, cluster=env)
+        quota = platform.require("resourcequota", "bizdomain-quota", unique_name, cluster=env)
         assert quota["spec"]["hard"] == {"requests.cpu": "4", "pods": "20"}
-        limits = platform.get("limitrange", "bizdomain-limits", unique_name, cluster=env)
+        limits = platform.require("limitrange", "bizdomain-limits", unique_name, cluster=env)
         assert limits["spec"]["limits"][0]["default"] == {"cpu": "500m", "memory": "256Mi"}
         bindings = {rb["metadata"]["name"] for rb in managed(platform, env, "rolebindings", unique_name)}
         backend_role = "developer" if env == "dev" else "viewer"
@@ -97,7 +99,7 @@ def test_domain_converges_on_every_member(platform: Platform, make_domain, uniqu
     assert not can_i(platform, "dev", "get", "pods", "kube-system", "bob", backend)
 
 
-def test_changes_and_drift_converge(platform: Platform, make_domain, unique_name: str) -> None:
+def test_changes_and_drift_converge(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     make_domain(unique_name, envs=("dev",))
     ns = unique_name
     # a department's role changes, and the quota: the member follows
@@ -114,7 +116,7 @@ def test_changes_and_drift_converge(platform: Platform, make_domain, unique_name
         timeout=30,
         what="sre entry removed and backend switched to viewer",
     )
-    quota = platform.get("resourcequota", "bizdomain-quota", ns, cluster="dev")
+    quota = platform.require("resourcequota", "bizdomain-quota", ns, cluster="dev")
     assert quota["spec"]["hard"] == {"requests.cpu": "4", "pods": "7"}
     assert not can_i(platform, "dev", "create", "deployments.apps", ns, "bob", f"{unique_name}-backend")
 
@@ -129,7 +131,7 @@ def test_changes_and_drift_converge(platform: Platform, make_domain, unique_name
         what="deleted RoleBinding restored",
     )
     wait_until(
-        lambda: platform.get("resourcequota", "bizdomain-quota", ns, cluster="dev")["spec"]["hard"]["pods"] == "7",
+        lambda: platform.require("resourcequota", "bizdomain-quota", ns, cluster="dev")["spec"]["hard"]["pods"] == "7",
         timeout=30,
         what="hand-raised quota corrected",
     )
@@ -141,7 +143,7 @@ def test_changes_and_drift_converge(platform: Platform, make_domain, unique_name
     wait_until(lambda: {"Created", "Corrected"} <= reasons(), timeout=15, what="Created and Corrected Events")
 
 
-def test_two_domains_never_touch_each_other(platform: Platform, make_domain, unique_name: str) -> None:
+def test_two_domains_never_touch_each_other(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     first, second = f"{unique_name}-a", f"{unique_name}-b"
     make_domain(first, envs=("dev",))
     make_domain(second, envs=("dev",))
@@ -149,13 +151,13 @@ def test_two_domains_never_touch_each_other(platform: Platform, make_domain, uni
     assert not can_i(platform, "dev", "get", "pods", second, "bob", f"{first}-backend")
     assert not can_i(platform, "dev", "get", "pods", first, "bob", f"{second}-backend")
     # deleting the second binding leaves the first domain exactly as it was
-    before = platform.get("namespace", first, cluster="dev")["metadata"]["resourceVersion"]
+    before = platform.require("namespace", first, cluster="dev")["metadata"]["resourceVersion"]
     platform.delete("environmentbinding", "dev", f"domain-{second}")
-    assert platform.get("namespace", first, cluster="dev")["metadata"]["resourceVersion"] == before
+    assert platform.require("namespace", first, cluster="dev")["metadata"]["resourceVersion"] == before
     assert len(managed(platform, "dev", "rolebindings", first)) == 3
 
 
-def test_foreign_namespace_is_never_adopted(platform: Platform, make_domain, unique_name: str) -> None:
+def test_foreign_namespace_is_never_adopted(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     platform.member("dev").kubectl("create", "namespace", unique_name)
     platform.member("dev").kubectl("create", "configmap", "precious", "-n", unique_name, "--from-literal=k=v")
     try:
@@ -164,7 +166,7 @@ def test_foreign_namespace_is_never_adopted(platform: Platform, make_domain, uni
         platform.apply(binding_doc(unique_name, "dev"))
         binding = platform.wait_reason(unique_name, "dev", "NamespaceConflict")
         assert "not created by bizdomain" in platform.condition(binding)["message"]
-        ns = platform.get("namespace", unique_name, cluster="dev")
+        ns = platform.require("namespace", unique_name, cluster="dev")
         assert "app.kubernetes.io/managed-by" not in (ns["metadata"].get("labels") or {})
         assert managed(platform, "dev", "rolebindings", unique_name) == []
         # deleting the binding (policy Delete even) never deletes the foreign namespace
@@ -193,8 +195,8 @@ def test_deletion_follows_the_policy(platform: Platform, unique_name: str, polic
     assert managed(platform, "dev", "rolebindings", name) == []
     assert platform.get("workspace", f"{name}.dev", cluster="dev") is None
     assert platform.get("resourcequota", "bizdomain-quota", name, cluster="dev") is None
-    ns = platform.get("namespace", name, cluster="dev")
     if policy == "Retain":
+        ns = platform.require("namespace", name, cluster="dev")
         labels = ns["metadata"]["labels"]
         assert labels["bizdomain.io/released"] == "true"
         assert "app.kubernetes.io/managed-by" not in labels
@@ -202,7 +204,8 @@ def test_deletion_follows_the_policy(platform: Platform, unique_name: str, polic
         assert platform.get("deployment", "web", name, cluster="dev") is not None
         dev.kubectl("delete", "namespace", name, "--wait=false")
     else:
-        assert ns is None or ns["metadata"].get("deletionTimestamp")
+        gone_or_going = platform.get("namespace", name, cluster="dev")
+        assert gone_or_going is None or gone_or_going["metadata"].get("deletionTimestamp"), gone_or_going
         wait_until(lambda: platform.get("namespace", name, cluster="dev") is None, timeout=60, what="namespace gone")
     platform.delete("businessdomain", name)
     host_ns = platform.get("namespace", f"domain-{name}")  # the domain is gone: its namespace is going
@@ -210,22 +213,21 @@ def test_deletion_follows_the_policy(platform: Platform, unique_name: str, polic
     wait_until(lambda: platform.get("namespace", f"domain-{name}") is None, timeout=60, what="host namespace gone")
 
 
-def test_delete_is_refused_in_prod(platform: Platform, make_domain, unique_name: str) -> None:
+def test_delete_is_refused_in_prod(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     make_domain(unique_name, envs=("prod",), bindings={"prod": {"deletionPolicy": "Delete"}})
     binding = platform.get("environmentbinding", "prod", f"domain-{unique_name}")
     assert "not allowed in the protected environment" in platform.condition(binding)["message"]
-    ns = platform.get("namespace", unique_name, cluster="prod")
+    ns = platform.require("namespace", unique_name, cluster="prod")
     assert ns["metadata"]["annotations"]["bizdomain.io/deletion-policy"] == "Retain"
     platform.delete("environmentbinding", "prod", f"domain-{unique_name}")
-    ns = platform.get("namespace", unique_name, cluster="prod")
-    assert ns is not None
+    ns = platform.require("namespace", unique_name, cluster="prod")
     assert not ns["metadata"].get("deletionTimestamp")
     assert ns["metadata"]["labels"]["bizdomain.io/released"] == "true"
 
 
 def test_member_clusters_report_reachability(platform: Platform) -> None:
     for member in ("dev", "prod"):
-        obj = platform.get("membercluster", member)
+        obj = platform.require("membercluster", member)
         assert obj["status"]["kubernetesVersion"] == "v1.37.2"
         assert platform.condition(obj)["reason"] == "Reachable"
         assert obj["status"]["lastProbeTime"]
@@ -235,7 +237,7 @@ def test_member_clusters_report_reachability(platform: Platform) -> None:
     assert refused == [], "an Event or write was refused"
 
 
-def test_metrics_follow_prometheus_conventions(platform: Platform, make_domain, unique_name: str) -> None:
+def test_metrics_follow_prometheus_conventions(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     make_domain(unique_name, envs=("dev",))
     url = f"http://127.0.0.1:{platform.operator.metrics_port}/metrics"
     text = urllib.request.urlopen(url, timeout=5).read().decode()

@@ -13,7 +13,8 @@ import yaml
 from lupa import LuaRuntime
 
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
-from support.platform import ROOT, Platform, binding_doc
+from bizdomain.api.common import ApiModel
+from support.platform import ROOT, MakeDomain, Platform, binding_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 ARGOCD = ROOT / "charts/bizdomain/argocd"
@@ -43,11 +44,11 @@ def test_argocd_cm_carries_the_lua_for_every_kind() -> None:
         assert config["data"][f"resource.customizations.health.bizdomain.io_{kind}"] == lua
 
 
-def test_health_of_real_objects(platform: Platform, make_domain, unique_name: str) -> None:
+def test_health_of_real_objects(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     make_domain(unique_name, envs=("dev",))
-    domain = platform.get("businessdomain", unique_name)
-    binding = platform.get("environmentbinding", "dev", f"domain-{unique_name}")
-    member = platform.get("membercluster", "dev")
+    domain = platform.require("businessdomain", unique_name)
+    binding = platform.require("environmentbinding", "dev", f"domain-{unique_name}")
+    member = platform.require("membercluster", "dev")
     for obj in (domain, binding, member):
         assert health(obj)[0] == "Healthy", obj["kind"]
 
@@ -80,11 +81,16 @@ def _paths(fields: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def test_operator_owns_only_status_and_its_own_bookkeeping(platform: Platform, make_domain, unique_name: str) -> None:
+def test_operator_owns_only_status_and_its_own_bookkeeping(
+    platform: Platform, make_domain: MakeDomain, unique_name: str
+) -> None:
     make_domain(unique_name, envs=("dev", "prod"))
 
     def managed(*args: str) -> dict[str, Any]:
-        return json.loads(platform.host.kubectl("get", *args, "-o", "json", "--show-managed-fields").stdout)
+        obj: dict[str, Any] = json.loads(
+            platform.host.kubectl("get", *args, "-o", "json", "--show-managed-fields").stdout
+        )
+        return obj
 
     objects = [
         managed("businessdomain", unique_name),
@@ -109,8 +115,8 @@ def test_operator_owns_only_status_and_its_own_bookkeeping(platform: Platform, m
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples/gitops").rglob("*.yaml")), ids=lambda p: p.name)
 def test_gitops_examples_are_valid(path: Path, platform: Platform) -> None:
-    models = {"BusinessDomain": BusinessDomainSpec, "EnvironmentBinding": EnvironmentBindingSpec,
-              "MemberCluster": MemberClusterSpec}  # fmt: skip
+    models: dict[str, type[ApiModel]] = {"BusinessDomain": BusinessDomainSpec,
+        "EnvironmentBinding": EnvironmentBindingSpec, "MemberCluster": MemberClusterSpec}  # fmt: skip
     for doc in yaml.safe_load_all(path.read_text()):
         if doc["kind"] in models:
             models[doc["kind"]].model_validate(doc["spec"])

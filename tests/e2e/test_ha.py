@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from localcluster.harness import OperatorProcess
 from support import wait_until
-from support.platform import OperatorProcess, Platform, binding_doc, domain_doc
+from support.platform import Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -22,7 +24,7 @@ def reconciles(op: OperatorProcess) -> float:
     )
 
 
-def test_one_active_replica_and_bounded_handover(platform: Platform, unique_name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_one_active_replica_and_bounded_handover(platform: Platform, unique_name: str, tmp_path: Path) -> None:
     platform.operator.stop()
     env = {**platform.operator.env, "BIZDOMAIN_RESYNC_SECONDS": "2"}
     args = ["--leader-election", "--lease-duration", "6", "--lease-retry", "1"]
@@ -55,7 +57,7 @@ def test_one_active_replica_and_bounded_handover(platform: Platform, unique_name
         platform.apply(binding_doc(unique_name, "dev", quota={"pods": "3"}))
         wait_until(
             lambda: (
-                platform.get("resourcequota", "bizdomain-quota", unique_name, cluster="dev")["spec"]["hard"]["pods"]
+                platform.require("resourcequota", "bizdomain-quota", unique_name, cluster="dev")["spec"]["hard"]["pods"]
                 == "3"
             ),
             timeout=30,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from support.platform import NAMESPACE, Platform
+from support.platform import NAMESPACE, MakeDomain, Platform
 from support.poll import wait_until
 
 from .test_security import member_kubeconfig
@@ -106,7 +106,7 @@ def test_no_binding_outside_managed_namespaces(platform: Platform, victim: str, 
 
 
 def test_no_cluster_admin_and_no_foreign_role_even_in_managed_namespaces(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     attacker = Attacker(platform, "dev", tmp_path)
@@ -164,7 +164,7 @@ def test_system_and_unmanaged_namespaces_cannot_be_touched(platform: Platform, v
 
 
 def test_protected_namespaces_can_never_be_deleted_nor_unprotected(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("prod",))
     prod = platform.member("prod")
@@ -184,7 +184,7 @@ def test_protected_namespaces_can_never_be_deleted_nor_unprotected(
 
 
 def test_no_secrets_no_pods_no_tokens_for_others(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     attacker = Attacker(platform, "dev", tmp_path)
@@ -200,7 +200,7 @@ def test_no_secrets_no_pods_no_tokens_for_others(
 
 
 def test_inside_managed_namespaces_only_bizdomain_objects(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     dev = platform.member("dev")
@@ -233,14 +233,18 @@ def test_inside_managed_namespaces_only_bizdomain_objects(
 
 
 def test_no_backdoor_namespace_no_foreign_or_unnamed_rolebinding_no_long_token(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     """The security review's backdoors with the stolen token: a namespace of its own at Pod Security
     privileged, RoleBindings that are not bizdomain's or claim another tenant, a ten-year token."""
     make_domain(unique_name, envs=("dev",))
     attacker = Attacker(platform, "dev", tmp_path)
     tenant = tenant_labels(unique_name)
-    backdoor = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{unique_name}-backdoor"}}
+    backdoor: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": f"{unique_name}-backdoor"},
+    }
     backdoor["metadata"]["labels"] = {**MANAGED, "pod-security.kubernetes.io/enforce": "privileged"}
     attacker.create(backdoor, says="may only make namespaces that carry a tenant's labels")
     backdoor["metadata"]["labels"] = {**tenant, "pod-security.kubernetes.io/enforce": "privileged"}

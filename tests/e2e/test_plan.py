@@ -238,12 +238,12 @@ def test_a_file_change_plans_exactly_what_the_operator_then_writes(
 def test_a_stopped_member_api_server_is_an_error(platform: Platform, make_domain: Any, unique_name: str) -> None:
     make_domain(unique_name)
     converged(platform, unique_name)
-    platform.plane.stop_apiserver("prod")
+    platform.plane.faults.stop_apiserver("prod")
     try:
         code, plan, _ = run_plan(platform, "--domain", unique_name)
         code_text, text, _ = run_plan(platform, "--domain", unique_name, output="text")
     finally:
-        platform.plane.start_apiserver("prod")
+        platform.plane.faults.start_apiserver("prod")
     assert code == code_text == 1
     by_name = {c["name"]: c for c in plan["clusters"]}
     assert by_name["prod"]["status"] == "unreadable"

@@ -6,26 +6,29 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bizdomain.cli import member_rules, token_rules
-from support.platform import MEMBERS, NAMESPACE, Platform
+from support.platform import MEMBERS, NAMESPACE, MakeDomain, Platform
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 
 def member_kubeconfig(platform: Platform, member: str, tmp_path: Path) -> Path:
-    secret = platform.get("secret", f"member-{member}", NAMESPACE)
+    secret = platform.require("secret", f"member-{member}", NAMESPACE)
     text = base64.b64decode(secret["data"]["kubeconfig"]).decode()
     path = tmp_path / f"{member}.kubeconfig"
     path.write_text(text)
     return path
 
 
-def as_operator(platform: Platform, member: str, kubeconfig: Path, *args: str, check: bool = False):  # type: ignore[no-untyped-def]
+def as_operator(
+    platform: Platform, member: str, kubeconfig: Path, *args: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     return platform.member(member).kubectl(f"--kubeconfig={kubeconfig}", *args, check=check)
 
 
@@ -65,7 +68,7 @@ def test_member_identity_has_exactly_the_documented_rights(platform: Platform, t
 
 
 def test_member_identity_cannot_read_secrets_nor_bind_cluster_admin(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     kubeconfig = member_kubeconfig(platform, "dev", tmp_path)
@@ -90,7 +93,9 @@ def test_member_identity_cannot_read_secrets_nor_bind_cluster_admin(
     assert "attempting to grant RBAC permissions not currently held" in result.stderr
 
 
-def test_domain_owners_edit_only_their_own_bindings(platform: Platform, make_domain, unique_name: str) -> None:
+def test_domain_owners_edit_only_their_own_bindings(
+    platform: Platform, make_domain: MakeDomain, unique_name: str
+) -> None:
     mine, theirs = f"{unique_name}-a", f"{unique_name}-b"
     make_domain(mine, envs=())
     make_domain(theirs, envs=())
@@ -112,10 +117,10 @@ def test_domain_owners_edit_only_their_own_bindings(platform: Platform, make_dom
 
 
 def test_no_credential_in_logs_events_or_status(
-    platform: Platform, make_domain, unique_name: str, tmp_path: Path
+    platform: Platform, make_domain: MakeDomain, unique_name: str, tmp_path: Path
 ) -> None:
     make_domain(unique_name, envs=("dev", "prod"))
-    secrets = []
+    secrets: list[str] = []
     for member in MEMBERS:
         config = yaml.safe_load(member_kubeconfig(platform, member, tmp_path).read_text())
         secrets.extend(u["user"]["token"] for u in config["users"])

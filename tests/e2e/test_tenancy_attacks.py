@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from support import wait_until
-from support.platform import Platform, domain_doc
+from support.platform import MakeDomain, Platform, domain_doc
 
 from .tenancy import (
     ENVIRONMENT,
@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 
 def test_an_owner_cannot_move_its_dev_binding_onto_prod_nor_delete_prod_namespaces(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     d = unique_name
     make_domain(d)
@@ -94,7 +94,7 @@ def test_an_owner_cannot_move_its_dev_binding_onto_prod_nor_delete_prod_namespac
 
     # 4. The owner deletes the prod binding: prod namespaces are released, never deleted.
     owner_delete(platform, d, "prod")
-    labels = platform.get("namespace", d, cluster="prod")["metadata"]["labels"]
+    labels = platform.require("namespace", d, cluster="prod")["metadata"]["labels"]
     assert labels[RELEASED] == "true"
     assert labels[PROTECTED] == "true"
     assert MANAGED_BY not in labels
@@ -105,7 +105,7 @@ def test_an_owner_cannot_move_its_dev_binding_onto_prod_nor_delete_prod_namespac
     owner_delete(platform, d, "dev")
     wait_until(lambda: platform.get("namespace", d, cluster="dev") is None, timeout=60, what="dev namespace deleted")
     assert snapshot(platform, "prod", d) == prod
-    assert platform.get("namespace", d, cluster="prod")["metadata"]["labels"][PROTECTED] == "true"
+    assert platform.require("namespace", d, cluster="prod")["metadata"]["labels"][PROTECTED] == "true"
 
 
 # --- class 2: another domain's namespace taken over -----------------------------------------------
@@ -117,7 +117,7 @@ def attacker_view(platform: Platform, attacker: str, namespace: str) -> dict[str
 
 
 def test_an_older_domain_cannot_take_over_a_younger_domains_namespace_by_template(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     attacker, victim = f"{unique_name}a", f"{unique_name}v"
     api = [{"name": "api"}]
@@ -183,7 +183,7 @@ def _departments(d: str, *, bob: bool = True, backend: bool = True) -> list[dict
 
 
 def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     d, dev = unique_name, platform.member("dev")
     make_domain(d, envs=("dev",), departments=_departments(d), networkIsolation=True)
@@ -237,11 +237,13 @@ def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
         as_user="sam", as_groups=(f"{d}-sre",),
     )  # fmt: skip
     wait_until(
-        lambda: platform.get("networkpolicy", "bizdomain-isolation", d, cluster="dev")["spec"].get("ingress") != [{}],
+        lambda: (
+            platform.require("networkpolicy", "bizdomain-isolation", d, cluster="dev")["spec"].get("ingress") != [{}]
+        ),
         timeout=30,
         what="the widened isolation policy corrected while frozen",
     )
-    quota = platform.get("resourcequota", "bizdomain-quota", d, cluster="dev")
+    quota = platform.require("resourcequota", "bizdomain-quota", d, cluster="dev")
     assert quota["spec"]["hard"]["pods"] == "20", "a frozen binding raised the quota"
     now = rights(platform, d, "dev", d)
     assert not now["qa get pods"], "a frozen binding granted qa admin"
@@ -264,14 +266,14 @@ def test_a_frozen_binding_still_revokes_and_corrects_and_grants_nothing(
 # --- the owner's reach on the host ------------------------------------------------------------------
 
 
-def test_an_owner_writes_only_its_own_bindings(platform: Platform, make_domain: Any, unique_name: str) -> None:
+def test_an_owner_writes_only_its_own_bindings(platform: Platform, make_domain: MakeDomain, unique_name: str) -> None:
     """Every write outside its own bindings' specs is refused by the host API server, by name."""
     attacker, victim = f"{unique_name}a", f"{unique_name}v"
     make_domain(attacker, envs=("dev",))
     make_domain(victim, envs=("dev",))
-    theirs = platform.get("environmentbinding", "dev", f"domain-{victim}")["metadata"]
+    theirs = platform.require("environmentbinding", "dev", f"domain-{victim}")["metadata"]
     grab = json.dumps({"spec": {"access": [{"department": "backend", "role": "admin"}]}})
-    adopt = f"bizdomain.io/adopt-uids={platform.get('businessdomain', victim)['metadata']['uid']}"  # theirs
+    adopt = f"bizdomain.io/adopt-uids={platform.require('businessdomain', victim)['metadata']['uid']}"  # theirs
     status = json.dumps({"status": {"conditions": []}})
     victim_ns = f"domain-{victim}"
     for attempt in (
@@ -289,7 +291,7 @@ def test_an_owner_writes_only_its_own_bindings(platform: Platform, make_domain: 
         assert refused.returncode != 0, f"{attempt} was allowed: {refused.stdout}"
         assert "forbidden" in refused.stderr.lower(), refused.stderr
         assert f'User "{attacker}-owner@example.com" cannot' in refused.stderr, refused.stderr
-    after = platform.get("environmentbinding", "dev", f"domain-{victim}")["metadata"]
+    after = platform.require("environmentbinding", "dev", f"domain-{victim}")["metadata"]
     assert (after["uid"], after["generation"], after.get("deletionTimestamp")) == (
         theirs["uid"],
         theirs["generation"],

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from support import wait_until
-from support.platform import MEMBERS, Platform, binding_doc, domain_doc
+from support.platform import MEMBERS, MakeDomain, Platform, binding_doc, domain_doc
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -33,7 +33,7 @@ def _events(platform: Platform, namespace: str) -> list[dict[str, Any]]:
 
 
 def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     d, host = unique_name, platform.host
     ns, owner = f"domain-{d}", f"{d}-owner@example.com"
@@ -67,16 +67,16 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
         result = host.kubectl(*attempt, as_user=owner, check=False)
         assert result.returncode != 0, f"{attempt}: {result.stdout}"
         assert "Forbidden" in result.stderr or "forbidden" in result.stderr, result.stderr
-    assert platform.get("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"}
+    assert platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"}
 
     # A platform admin's hand edit is corrected; a deleted quota comes back.
     host.kubectl("patch", "resourcequota", QUOTA, "-n", ns, "--type=merge", "-p", TO_99)
     wait_until(
-        lambda: platform.get("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"},
+        lambda: platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"},
         timeout=30,
         what="the quota corrected back to the cap",
     )
-    uid = platform.get("resourcequota", QUOTA, ns)["metadata"]["uid"]
+    uid = platform.require("resourcequota", QUOTA, ns)["metadata"]["uid"]
     host.kubectl("delete", "resourcequota", QUOTA, "-n", ns)
     back = wait_until(
         lambda: (q := platform.get("resourcequota", QUOTA, ns)) and q["metadata"]["uid"] != uid and q,
@@ -90,7 +90,7 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
 
 
 def test_a_host_namespace_the_operator_did_not_make_is_never_adopted(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     """Mallory prepares domain-<x> (with a RoleBinding that lets her write bindings there) before
     the platform creates BusinessDomain x: the operator writes nothing into it and acts on nothing
@@ -107,8 +107,8 @@ def test_a_host_namespace_the_operator_did_not_make_is_never_adopted(
             "subjects": [{"kind": "User", "name": mallory, "apiGroup": "rbac.authorization.k8s.io"}],
         }
         platform.apply(trap)
-        before_ns = platform.get("namespace", ns)["metadata"]
-        before_rb = platform.get("rolebinding", "mallory", ns)["metadata"]
+        before_ns = platform.require("namespace", ns)["metadata"]
+        before_rb = platform.require("rolebinding", "mallory", ns)["metadata"]
 
         platform.apply(domain_doc(x))
         domain = platform.wait_ready_condition(
@@ -128,22 +128,24 @@ def test_a_host_namespace_the_operator_did_not_make_is_never_adopted(
                 "get", "namespaces,workspaces", "-l", f"bizdomain.io/domain={x}", "-o", "name"
             )
             assert found.stdout.strip() == "", f"{member}: {found.stdout}"
-        assert "status" not in platform.get("environmentbinding", "dev", ns), "nothing written into her namespace"
+        assert "status" not in platform.require("environmentbinding", "dev", ns), "nothing written into her namespace"
         assert platform.get("rolebinding", "bizdomain.io:owners", ns) is None
         assert platform.get("resourcequota", QUOTA, ns) is None
-        assert platform.get("namespace", ns)["metadata"] == before_ns
-        assert platform.get("rolebinding", "mallory", ns)["metadata"] == before_rb
+        assert platform.require("namespace", ns)["metadata"] == before_ns
+        assert platform.require("rolebinding", "mallory", ns)["metadata"] == before_rb
 
         platform.delete("businessdomain", x, wait=False)
         wait_until(lambda: platform.get("businessdomain", x) is None, timeout=60, what=f"domain {x} deleted")
-        left = platform.get("namespace", ns)["metadata"]
+        left = platform.require("namespace", ns)["metadata"]
         assert (left["uid"], left.get("deletionTimestamp")) == (before_ns["uid"], None), "never deleted"
     finally:
         platform.delete("businessdomain", x, wait=False)
         platform.delete("namespace", ns, wait=False)
 
 
-def test_events_never_land_on_another_domains_binding(platform: Platform, make_domain: Any, unique_name: str) -> None:
+def test_events_never_land_on_another_domains_binding(
+    platform: Platform, make_domain: MakeDomain, unique_name: str
+) -> None:
     """A member admin of domain a forges, in a's namespace, a RoleBinding labelled as domain b's:
     b's binding hears nothing about a's namespace, and the operator leaves the forgery alone
     (it did not make it) instead of pruning it as b's."""
@@ -168,7 +170,7 @@ def test_events_never_land_on_another_domains_binding(platform: Platform, make_d
         "subjects": [{"kind": "User", "name": "eve@example.com", "apiGroup": "rbac.authorization.k8s.io"}],
     }
     dev.kubectl("apply", "-f", "-", input=_yaml(forged), as_user="eve@example.com", as_groups=(f"{a}-sre",))
-    made = platform.get("rolebinding", "forged", a, cluster="dev")["metadata"]
+    made = platform.require("rolebinding", "forged", a, cluster="dev")["metadata"]
 
     for round_ in (1, 2):  # two passes over b, each after the forgery exists
         platform.apply(domain_doc(b, description=f"round {round_}"))
@@ -181,13 +183,13 @@ def test_events_never_land_on_another_domains_binding(platform: Platform, make_d
     for mine, other in ((a, b), (b, a)):
         for event in _events(platform, f"domain-{mine}"):
             assert other not in event["message"], f"an Event of {mine} names {other}: {event['message']}"
-        status = json.dumps(platform.get("environmentbinding", "dev", f"domain-{mine}")["status"])
+        status = json.dumps(platform.require("environmentbinding", "dev", f"domain-{mine}")["status"])
         assert other not in status, f"the status of {mine} names {other}"
     platform.wait_binding(a, "dev")
 
 
 def test_a_reused_domain_name_gets_a_fresh_host_namespace(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     """A domain deleted and created again under the same name for another team: the new domain's
     host namespace is a new one (its uid stamped on it), with none of the old bindings and none of
@@ -195,13 +197,13 @@ def test_a_reused_domain_name_gets_a_fresh_host_namespace(
     d, host = unique_name, platform.host
     ns, old_owner, new_owner = f"domain-{d}", f"{d}-owner@example.com", "new-team@example.com"
     make_domain(d, envs=("dev",))
-    old = platform.get("namespace", ns)["metadata"]
-    assert old["labels"]["bizdomain.io/domain-uid"] == platform.get("businessdomain", d)["metadata"]["uid"]
+    old = platform.require("namespace", ns)["metadata"]
+    assert old["labels"]["bizdomain.io/domain-uid"] == platform.require("businessdomain", d)["metadata"]["uid"]
 
     platform.delete("businessdomain", d, wait=False)
     wait_until(lambda: platform.get("businessdomain", d) is None, timeout=90, what=f"domain {d} deleted")
     platform.apply(domain_doc(d, owners=[{"kind": "User", "name": new_owner}]))
-    uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    uid = platform.require("businessdomain", d)["metadata"]["uid"]
 
     def fresh() -> dict[str, Any] | None:
         meta = (platform.get("namespace", ns) or {}).get("metadata") or {}

@@ -19,6 +19,7 @@ The seed and every edit are printed; replay one with `-k <seed>`.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import pytest
 import yaml
 
 from support import wait_until
-from support.platform import MEMBERS, Platform, binding_doc
+from support.platform import MEMBERS, MakeDomain, Platform, binding_doc
 
 from .tenancy import DOMAIN_UID, ENVIRONMENT, PRECIOUS, PROTECTED, as_owner, events, listed, owner_delete, stash
 
@@ -195,7 +196,7 @@ def settled(platform: Platform, domain: str, env: str) -> str | None:
 
 @pytest.mark.parametrize("seed", [*SEEDS, "fixed"])
 def test_live_owner_edits_never_delete_take_over_or_widen(
-    platform: Platform, make_domain: Any, unique_name: str, seed: int | str
+    platform: Platform, make_domain: MakeDomain, unique_name: str, seed: int | str
 ) -> None:
     a, b = f"{unique_name}a", f"{unique_name}b"
     projects = [{"name": f"{unique_name}p"}]  # the same project name in both: templates collide
@@ -215,7 +216,7 @@ def test_live_owner_edits_never_delete_take_over_or_widen(
             specs[(edit.domain, edit.env)] = edit.spec
         reasons = {
             f"{d}/{env}": wait_until(
-                lambda d=d, env=env: settled(platform, d, env), timeout=90, interval=0.25, what=f"{d}/{env} settled"
+                functools.partial(settled, platform, d, env), timeout=90, interval=0.25, what=f"{d}/{env} settled"
             )
             for d, env in sorted(specs)
         }

@@ -11,13 +11,12 @@ newcomer gets a conflict status.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from faults.probes import metric
 from support import wait_until
-from support.platform import MEMBERS, Platform, binding_doc, domain_doc
+from support.platform import MEMBERS, MakeDomain, Platform, binding_doc, domain_doc
 
 from .tenancy import OWNER_GROUPS, RELEASED, as_owner, listed, message, rights, snapshot, stash, subjects
 from .test_domain_lifecycle import can_i
@@ -48,12 +47,12 @@ def passes(platform: Platform, cluster: str) -> float:
 
 
 def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotation(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     d = unique_name
     docs = [domain_doc(d), binding_doc(d, "dev", deletionPolicy="Delete"), binding_doc(d, "prod")]
     make_domain(d, bindings={"dev": {"deletionPolicy": "Delete"}})
-    old_uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    old_uid = platform.require("businessdomain", d)["metadata"]["uid"]
     before = {m: stash(platform, m, d) for m in MEMBERS}
     rights_before = {m: rights(platform, d, m, d) for m in MEMBERS}
     assert all(snap["owner"] == (old_uid, m) for m, snap in before.items())
@@ -73,14 +72,18 @@ def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotat
     # The operator runs before the YAML is applied again: two full passes on each member, which
     # know no domain of that name (objects of an unknown domain uid are never pruned).
     for m in MEMBERS:
-        wait_until(lambda m=m: passes(platform, m) >= 2, timeout=60, what=f"two passes on {m} after the restart")
+
+        def two_passes(member: str = m) -> bool:
+            return passes(platform, member) >= 2
+
+        wait_until(two_passes, timeout=60, what=f"two passes on {m} after the restart")
         assert snapshot(platform, m, d) == before[m], f"{m}: touched while the host knew no such domain"
 
     # Rebuilt from the same YAML: same names, new uids. Every binding is a conflict; nothing moves.
     platform.apply(docs[0])
     platform.wait_host_namespace(d)
     platform.apply(*docs[1:])
-    new_uid = platform.get("businessdomain", d)["metadata"]["uid"]
+    new_uid = platform.require("businessdomain", d)["metadata"]["uid"]
     assert new_uid != old_uid
     for env in ("dev", "prod"):
         binding = platform.wait_reason(d, env, "NamespaceConflict")
@@ -115,16 +118,16 @@ def test_a_host_rebuilt_from_git_takes_back_every_namespace_by_the_adopt_annotat
 
 
 def test_a_domain_name_given_to_a_new_team_does_not_inherit_the_old_teams_namespaces(
-    platform: Platform, make_domain: Any, unique_name: str
+    platform: Platform, make_domain: MakeDomain, unique_name: str
 ) -> None:
     d, newcomer = unique_name, "new-team@example.com"
     make_domain(d, envs=("dev",))
-    old_uid = platform.get("businessdomain", d)["metadata"]["uid"]
-    old_host = platform.get("namespace", f"domain-{d}")["metadata"]["uid"]
+    old_uid = platform.require("businessdomain", d)["metadata"]["uid"]
+    old_host = platform.require("namespace", f"domain-{d}")["metadata"]["uid"]
     platform.delete("businessdomain", d, wait=False)
     wait_until(lambda: platform.get("businessdomain", d) is None, timeout=90, what=f"domain {d} deleted")
     before = stash(platform, "dev", d)  # released under Retain, with the old team's data in it
-    assert platform.get("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
+    assert platform.require("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
 
     # The same name, another team: its owner binds dev (the same namespace name).
     team = [{"name": "backend", "members": [{"kind": "Group", "name": f"{d}-newcomers"}]}]
@@ -146,7 +149,7 @@ def test_a_domain_name_given_to_a_new_team_does_not_inherit_the_old_teams_namesp
     assert old_uid not in json.dumps(binding["status"])
 
     assert snapshot(platform, "dev", d) == before
-    assert platform.get("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
+    assert platform.require("namespace", d, cluster="dev")["metadata"]["labels"][RELEASED] == "true"
     for verb, resource in (("get", "configmaps"), ("get", "secrets"), ("list", "pods")):
         assert not can_i(platform, "dev", verb, resource, d, "nina", f"{d}-newcomers"), f"{verb} {resource}"
     assert subjects(platform, "dev", d) == {}, "no RoleBinding in the old team's namespace"

@@ -18,18 +18,15 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from support import localcluster
+import localcluster
 from support.platform import Platform
 
 from .invariants import assert_invariants, record_baseline, remove_baseline
 
 __all__ = ["Faults"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="package")
@@ -47,27 +44,14 @@ def invariants(platform: Platform, baseline: None) -> Iterator[None]:
     assert_invariants(platform)
 
 
-class Faults:
-    """Fault switches for one test; :meth:`heal` undoes them all, in any state the test left."""
+class Faults(localcluster.Faults):
+    """The control plane's fault switches (stop, start, pause, resume an API server), plus the
+    operator's and undos of the test's own; :meth:`heal` undoes them all, in any state the test left."""
 
     def __init__(self, platform: Platform) -> None:
+        super().__init__(platform.plane.plane)
         self.platform = platform
-        self.plane = platform.plane
         self._undo: list[tuple[str, Callable[[], object]]] = []
-
-    def stop_apiserver(self, name: str) -> None:
-        """SIGKILL one API server (connections refused until :meth:`start_apiserver`)."""
-        self.plane.stop_apiserver(name)
-
-    def start_apiserver(self, name: str) -> None:
-        self.plane.start_apiserver(name)
-
-    def pause_apiserver(self, name: str) -> None:
-        """SIGSTOP one API server (requests hang until :meth:`resume_apiserver`)."""
-        self.plane.pause_apiserver(name)
-
-    def resume_apiserver(self, name: str) -> None:
-        self.plane.resume_apiserver(name)
 
     def kill_operator(self) -> None:
         """SIGKILL the operator (no cleanup handler runs) and start it again at once."""
@@ -81,11 +65,11 @@ class Faults:
     def heal(self) -> list[str]:
         """Every API server resumed and running, the operator alive, registered undos run."""
         errors = []
-        for name in self.plane.clusters:
+        for name in self.platform.plane.clusters:
             with contextlib.suppress(localcluster.ControlPlaneError, ProcessLookupError):
-                self.plane.resume_apiserver(name)
+                self.resume_apiserver(name)
             try:
-                self.plane.start_apiserver(name)
+                self.start_apiserver(name)
             except Exception as exc:  # keep healing the rest; report at the end
                 errors.append(f"start {name} kube-apiserver: {exc}")
         operator = self.platform.operator

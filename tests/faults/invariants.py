@@ -81,7 +81,7 @@ def _released_namespace(platform: Platform, domain: str) -> None:
     platform.member("dev").kubectl("create", "configmap", "workload", "-n", domain, "--from-literal=a=b")
     platform.delete("environmentbinding", "dev", f"domain-{domain}")  # waits for the finalizer
     platform.delete("businessdomain", domain)
-    labels = platform.get("namespace", domain, cluster="dev")["metadata"]["labels"]
+    labels = platform.require("namespace", domain, cluster="dev")["metadata"]["labels"]
     assert labels.get("bizdomain.io/released") == "true", labels
 
 

@@ -21,7 +21,7 @@ import json
 import pytest
 
 from support import ClusterHandle, wait_until
-from support.platform import Platform, binding_doc, domain_doc
+from support.platform import MakeDomain, Platform, binding_doc, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -71,7 +71,7 @@ def dev_errors(platform: Platform) -> float:
 
 
 def test_failed_list_prunes_nothing_until_it_works(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     name, gone = unique_name, f"{unique_name}-gone"
     make_domain(name)
@@ -131,7 +131,7 @@ def test_failed_list_prunes_nothing_until_it_works(
     problem = difference(live, expected_tenant(name, "dev", access=[("backend", "developer")]))
     assert not problem, f"dev after RBAC was restored: {problem}"
     assert all(before[k] == uid for k, uid in uids(live).items()), "an object was recreated on dev"
-    released = platform.get("namespace", gone, cluster="dev")
+    released = platform.require("namespace", gone, cluster="dev")
     assert released["metadata"]["uid"] == before[("Namespace", None, gone)]
     assert released["metadata"]["labels"].get("bizdomain.io/released") == "true"
     report(
@@ -143,7 +143,9 @@ def test_failed_list_prunes_nothing_until_it_works(
     )
 
 
-def test_paused_member_loses_nothing(platform: Platform, make_domain, faults: Faults, unique_name: str) -> None:
+def test_paused_member_loses_nothing(
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
+) -> None:
     name, batch = unique_name, f"{unique_name}-batch"
     make_domain(name, projects=[{"name": name}, {"name": batch}], deletionPolicy="Delete")
     dev = platform.member("dev")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 
 from support import wait_until
-from support.platform import Platform, domain_doc
+from support.platform import MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import Stopwatch, domain_converged, metric, report
@@ -56,11 +56,13 @@ def run_all(workers: list[Callable[[], None]]) -> None:
         raise failures[0]
 
 
-def test_hand_edits_race_the_operator(platform: Platform, make_domain, faults: Faults, unique_name: str) -> None:
+def test_hand_edits_race_the_operator(
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
+) -> None:
     name = unique_name
     make_domain(name, envs=("dev",))
     dev = platform.member("dev")
-    desired_subjects = platform.get("rolebinding", RB, name, cluster="dev")["subjects"]
+    desired_subjects = platform.require("rolebinding", RB, name, cluster="dev")["subjects"]
 
     # What is not the operator's: a RoleBinding made by hand in the domain's namespace, and a
     # foreign namespace with a ConfigMap.
@@ -107,15 +109,15 @@ def test_hand_edits_race_the_operator(platform: Platform, make_domain, faults: F
     want_quota = {"requests.cpu": "4", "pods": str(30 + HOST_CHANGES - 1)}
 
     def owned_fields_desired() -> bool:
-        quota = platform.get("resourcequota", "bizdomain-quota", name, cluster="dev")
-        rb = platform.get("rolebinding", RB, name, cluster="dev")
-        return quota["spec"]["hard"] == want_quota and rb["subjects"] == desired_subjects
+        quota = platform.require("resourcequota", "bizdomain-quota", name, cluster="dev")
+        rb = platform.require("rolebinding", RB, name, cluster="dev")
+        return bool(quota["spec"]["hard"] == want_quota and rb["subjects"] == desired_subjects)
 
     wait_until(owned_fields_desired, timeout=30, interval=0.25, what="quota and subjects back to the desired values")
     converged_in = settled()
     wait_until(lambda: domain_converged(platform, name), timeout=30, what="the domain Ready")
 
-    labels = platform.get("namespace", name, cluster="dev")["metadata"]["labels"]
+    labels = platform.require("namespace", name, cluster="dev")["metadata"]["labels"]
     removed = [LABEL.format(i) for i in range(EDITS) if labels.get(LABEL.format(i)) != "by-hand"]
     assert not removed, f"labels added by hand were removed: {removed}"
     assert labels["app.kubernetes.io/managed-by"] == "bizdomain"

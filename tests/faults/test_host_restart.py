@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from support import wait_until
-from support.platform import Platform, domain_doc
+from support.platform import MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import Stopwatch, domain_converged, member_events, member_ready, metric, operator_pid, report, wait_metric
@@ -26,7 +26,7 @@ def dev_failures(platform: Platform) -> float:
 
 
 def test_operator_keeps_working_across_a_host_restart(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     pid = operator_pid(platform)
@@ -45,7 +45,8 @@ def test_operator_keeps_working_across_a_host_restart(
     platform.apply(domain_doc(unique_name, quota={"requests.cpu": "4", "pods": "11"}))
     wait_until(
         lambda: (
-            platform.get("resourcequota", "bizdomain-quota", unique_name, cluster="dev")["spec"]["hard"]["pods"] == "11"
+            platform.require("resourcequota", "bizdomain-quota", unique_name, cluster="dev")["spec"]["hard"]["pods"]
+            == "11"
         ),
         timeout=90,
         interval=0.25,
@@ -69,7 +70,9 @@ def test_operator_keeps_working_across_a_host_restart(
     )
 
 
-def test_host_outage_raises_no_member_alarm(platform: Platform, make_domain, faults: Faults, unique_name: str) -> None:
+def test_host_outage_raises_no_member_alarm(
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
+) -> None:
     make_domain(unique_name, envs=("dev",))
     pid = operator_pid(platform)
     ready_since = member_ready(platform, "dev")["lastTransitionTime"]

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 import yaml
 
+from localcluster.harness import join_member
 from support import wait_until
-from support.platform import NAMESPACE, ROOT, Platform, domain_doc
+from support.platform import NAMESPACE, MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -45,7 +44,7 @@ GARBAGE = "clusters: [this is not: a kubeconfig"
 
 def kubeconfig_data(platform: Platform) -> str:
     """The Secret's kubeconfig, base64 as stored."""
-    return str(platform.get("secret", SECRET, NAMESPACE)["data"]["kubeconfig"])
+    return str(platform.require("secret", SECRET, NAMESPACE)["data"]["kubeconfig"])
 
 
 def token_in(data: str) -> str:
@@ -59,15 +58,7 @@ def set_kubeconfig(platform: Platform, data: str) -> None:
 
 def join(platform: Platform, member: str) -> None:
     """`bizdomain join` again, as a platform engineer rotates a member's token."""
-    subprocess.run(
-        [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(platform.host.kubeconfig),
-            "--member-kubeconfig", str(platform.member(member).kubeconfig),
-            "--name", member, "--environment", member, "--namespace", NAMESPACE,
-        ],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    join_member(platform.host.kubeconfig, platform.member(member).kubeconfig, member, [member], namespace=NAMESPACE)
 
 
 def event_uids(platform: Platform) -> set[str]:
@@ -117,7 +108,7 @@ HOW = ["garbage", "revoked"]
 
 @pytest.mark.parametrize("how", HOW)
 def test_bad_credentials_are_reported_and_recover(
-    platform: Platform, make_domain, faults: Faults, unique_name: str, how: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str, how: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     pid = operator_pid(platform)
@@ -153,7 +144,7 @@ def test_bad_credentials_are_reported_and_recover(
 
 @pytest.mark.parametrize("how", HOW)
 def test_bad_credentials_name_the_secret_and_warn(
-    platform: Platform, make_domain, faults: Faults, unique_name: str, how: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str, how: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     before = event_uids(platform)

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client, watch
 
 from support import wait_until
-from support.platform import Platform, domain_doc
+from support.platform import MakeDomain, Platform, domain_doc
 
 from .conftest import Faults
 from .probes import (
@@ -47,7 +47,9 @@ def kill_on_first_new_namespace(platform: Platform, faults: Faults, name: str, s
     try:
         core = client.CoreV1Api(api)
         selector = f"bizdomain.io/domain={name}"
-        since = core.list_namespace(label_selector=selector).metadata.resource_version
+        listed = core.list_namespace(label_selector=selector)
+        assert listed.metadata is not None
+        since = listed.metadata.resource_version
         events = watch.Watch().stream(
             core.list_namespace, label_selector=selector, resource_version=since, timeout_seconds=30
         )
@@ -68,7 +70,7 @@ def kill_on_first_new_namespace(platform: Platform, faults: Faults, name: str, s
 
 
 def test_member_killed_mid_reconcile_is_isolated_and_heals(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     name = unique_name
     make_domain(name)

@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from bizdomain.members.tokens import claims
+from localcluster.harness import join_member
 from support import wait_until
-from support.platform import NAMESPACE, ROOT, Platform, binding_doc
+from support.platform import NAMESPACE, ROOT, MakeDomain, Platform, binding_doc
 
 from .conftest import Faults
 from .probes import member_ready, quotas
@@ -34,19 +35,14 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 
 def join(platform: Platform, member: str, *extra: str) -> None:
-    subprocess.run(
-        [
-            sys.executable, "-m", "bizdomain.cli", "join",
-            "--host-kubeconfig", str(platform.host.kubeconfig),
-            "--member-kubeconfig", str(platform.member(member).kubeconfig),
-            "--name", member, "--environment", member, "--namespace", NAMESPACE, *extra,
-        ],
-        check=True, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+    """`bizdomain join` of a local member serving the environment of its own name."""
+    join_member(
+        platform.host.kubeconfig, platform.member(member).kubeconfig, member, [member], namespace=NAMESPACE, extra=extra
+    )
 
 
 def member_token(platform: Platform, member: str) -> str:
-    secret = platform.get("secret", f"member-{member}", NAMESPACE)
+    secret = platform.require("secret", f"member-{member}", NAMESPACE)
     config = yaml.safe_load(base64.b64decode(secret["data"]["kubeconfig"]))
     return str(config["users"][0]["user"]["token"])
 
@@ -61,7 +57,7 @@ def restart_operator(platform: Platform, **env: str) -> None:
 
 
 def test_member_token_is_renewed_without_a_rejoin(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     faults.undo("join dev again with the default token", lambda: join(platform, "dev"))
@@ -146,7 +142,7 @@ def test_a_kubeconfig_with_an_exec_plugin_is_refused_and_never_run(
 
 
 def test_missing_platform_roles_stop_the_member_until_rejoined(
-    platform: Platform, make_domain, faults: Faults, unique_name: str
+    platform: Platform, make_domain: MakeDomain, faults: Faults, unique_name: str
 ) -> None:
     make_domain(unique_name, envs=("dev",))
     dev = platform.member("dev")

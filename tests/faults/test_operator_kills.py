@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bizdomain.plan.objects import Key
-from support import wait_until
+from support import ClusterHandle, wait_until
 from support.platform import MEMBERS, Platform, binding_doc, domain_doc
 
 from .conftest import Faults
@@ -153,8 +153,12 @@ class User:
         """Put a workload in every namespace about to lose its binding, and remember the uid."""
         for member, name in self.storm.unbinding():
             handle = self.platform.member(member)
+
+            def exists(handle: ClusterHandle = handle, name: str = name) -> str:
+                return handle.kubectl("get", "ns", name, "--ignore-not-found", "-o", "name").stdout.strip()
+
             wait_until(
-                lambda h=handle, n=name: h.kubectl("get", "ns", n, "--ignore-not-found", "-o", "name").stdout.strip(),
+                exists,
                 timeout=150,
                 interval=0.5,
                 what=f"namespace {name} on {member}",
@@ -164,7 +168,7 @@ class User:
             self.workload_uids[(member, name)] = ns["metadata"]["uid"]
 
     def _delete(self) -> None:
-        steps = [("businessdomain", n, None) for n in self.storm.doomed]
+        steps: list[tuple[str, str, str | None]] = [("businessdomain", n, None) for n in self.storm.doomed]
         steps += [("environmentbinding", "dev", f"domain-{n}") for n in self.storm.unbound]
         for kind, name, namespace in steps:
             self.platform.delete(kind, name, namespace, wait=False)
@@ -271,7 +275,7 @@ def test_operator_killed_at_random_converges_exactly(platform: Platform, faults:
 
     for (member, name), uid in user.workload_uids.items():
         if storm.released_in(name, member):
-            ns = platform.get("namespace", name, cluster=member)
+            ns = platform.require("namespace", name, cluster=member)
             assert ns["metadata"]["uid"] == uid, f"seed {seed}: {member}/{name} was recreated"
             assert platform.get("configmap", "workload", name, cluster=member), f"seed {seed}: workload lost"
     report(

@@ -1,12 +1,14 @@
 """Helpers shared by the test suites; conftest.py turns them into fixtures.
 
-`controlplane` is the test-side view of hack/localcluster.py (one handle per cluster, kubectl,
-API clients); `cleanup` deletes what a test created; `poll` waits with a deadline, never a fixed
-sleep.
+`controlplane` is the test-side view of the local control plane (the `localcluster` package in
+hack/: one handle per cluster, kubectl, API clients); `platform` is the operator on it as a
+platform engineer sees it; `cleanup` deletes what a test created; `poll` waits with a deadline,
+never a fixed sleep.
 """
 
+from localcluster import KubectlError
 from support.cleanup import Cleanup
-from support.controlplane import ClusterHandle, ControlPlaneHandle, KubectlError, localcluster
+from support.controlplane import ClusterHandle, ControlPlaneHandle
 from support.poll import is_gone, wait_until
 
 __all__ = [
@@ -15,6 +17,5 @@ __all__ = [
     "ControlPlaneHandle",
     "KubectlError",
     "is_gone",
-    "localcluster",
     "wait_until",
 ]

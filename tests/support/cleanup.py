@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from support.controlplane import ClusterHandle, KubectlError
+from localcluster import KubectlError
+from support.controlplane import ClusterHandle
 
 TEST_LABEL = "bizdomain.test/created-by"
 

@@ -1,47 +1,21 @@
-"""The test-side view of hack/localcluster.py: a handle per cluster with kubectl and API clients.
+"""The test-side view of the local control plane (hack/localcluster): a handle per cluster with
+kubectl and API clients.
 
 conftest.py builds one `ControlPlaneHandle` per session (reusing a control plane left running by
-`make cluster-up`); tests reach each cluster through its `ClusterHandle`.
+`make cluster-up`); tests reach each cluster through its `ClusterHandle`, and stop or start one
+cluster's servers through `control_plane.faults` (a `localcluster.Faults`).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from kubernetes import client, config
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_localcluster() -> ModuleType:
-    """Import hack/localcluster.py (a script, not a package) as the module `localcluster`."""
-    if (module := sys.modules.get("localcluster")) is not None:
-        return module
-    spec = importlib.util.spec_from_file_location("localcluster", REPO / "hack" / "localcluster.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["localcluster"] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-localcluster = _load_localcluster()
-
-
-class KubectlError(subprocess.CalledProcessError):
-    """kubectl failed; the message carries its stderr."""
-
-    def __str__(self) -> str:
-        return f"{super().__str__()}\nstdout: {self.stdout}\nstderr: {self.stderr}"
+from localcluster import ControlPlane, Faults, State, run_kubectl
 
 
 @dataclass(frozen=True)
@@ -65,24 +39,24 @@ class ClusterHandle:
         timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run the pinned kubectl against this cluster as admin, or impersonating a user/groups."""
-        if as_groups and as_user is None:
-            raise ValueError("kubectl impersonates groups only together with a user (as_user=...)")
-        cmd = [str(self.kubectl_bin), f"--kubeconfig={self.kubeconfig}", *args]
-        if as_user is not None:
-            cmd.append(f"--as={as_user}")
-        cmd += [f"--as-group={group}" for group in as_groups]
-        env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy"}}
-        env["KUBECACHEDIR"] = str(self.kubectl_cache)  # removed with .cluster/ by `down`
-        result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-        if check and result.returncode != 0:
-            raise KubectlError(result.returncode, cmd, result.stdout, result.stderr)
-        return result
+        return run_kubectl(
+            self.kubectl_bin,
+            self.kubeconfig,
+            self.kubectl_cache,
+            *args,
+            as_user=as_user,
+            as_groups=as_groups,
+            input=input,
+            check=check,
+            timeout=timeout,
+        )
 
     def api_client(self) -> client.ApiClient:
         """A new sync client for this cluster as admin (never the library's global default).
 
         The caller closes it; the `api_client` fixture does so at the end of the test."""
-        return config.new_client_from_config(config_file=str(self.kubeconfig))
+        api: client.ApiClient = config.new_client_from_config(config_file=str(self.kubeconfig))
+        return api
 
     def token_client(self, token: str) -> client.ApiClient:
         """A new sync client for this cluster that authenticates with a bearer token only."""
@@ -97,14 +71,15 @@ class ClusterHandle:
 class ControlPlaneHandle:
     """The session's control plane: its clusters by name, and single-cluster fault switches."""
 
-    plane: Any  # localcluster.ControlPlane
+    plane: ControlPlane
+    state: State
+    faults: Faults
     clusters: dict[str, ClusterHandle]
     started_here: bool
 
     @classmethod
-    def from_state(cls, plane: Any, state: Any, started_here: bool) -> ControlPlaneHandle:
-        kubectl_bin = Path(state.bin_dir) / "kubectl"
-        cache = Path(state.state_dir) / "kubectl-cache"
+    def from_state(cls, plane: ControlPlane, state: State, started_here: bool) -> ControlPlaneHandle:
+        kubectl_bin, cache = state.kubectl_bin, state.kubectl_cache
         clusters = {
             name: ClusterHandle(
                 name=name,
@@ -116,7 +91,7 @@ class ControlPlaneHandle:
             )
             for name, c in state.clusters.items()
         }
-        return cls(plane=plane, clusters=clusters, started_here=started_here)
+        return cls(plane=plane, state=state, faults=Faults(plane), clusters=clusters, started_here=started_here)
 
     def __getitem__(self, name: str) -> ClusterHandle:
         return self.clusters[name]
@@ -128,26 +103,3 @@ class ControlPlaneHandle:
     @property
     def members(self) -> list[ClusterHandle]:
         return [c for name, c in self.clusters.items() if name != "host"]
-
-    def stop_apiserver(self, name: str, graceful: bool = False) -> None:
-        """Kill one cluster's API server (SIGKILL, or SIGTERM and drain if `graceful`);
-        connections to it are refused until `start_apiserver`."""
-        self.plane.stop_apiserver(name, graceful)
-
-    def start_apiserver(self, name: str) -> None:
-        """Start it again on the same port with the same certs and data; wait for /readyz."""
-        self.plane.start_apiserver(name)
-
-    def pause_apiserver(self, name: str) -> None:
-        """Freeze one cluster's API server (SIGSTOP): requests hang instead of failing fast."""
-        self.plane.pause_apiserver(name)
-
-    def resume_apiserver(self, name: str) -> None:
-        self.plane.resume_apiserver(name)
-
-    def stop_controller_manager(self, name: str) -> None:
-        """Stop one cluster's controller manager: no namespace deletion, GC or quota status."""
-        self.plane.stop_controller_manager(name)
-
-    def start_controller_manager(self, name: str) -> None:
-        self.plane.start_controller_manager(name)

@@ -1,93 +1,58 @@
 """The operator, running for real against the local control plane, as tests see it.
 
-`OperatorProcess` runs `python -m bizdomain` as a subprocess (restartable, killable);
 `Platform` is the host and members as a platform engineer sees them, with helpers to apply,
-read and wait; `install_platform` does what `helm install` and `bizdomain join` do. The
-session fixtures `platform` and `make_domain` (tests/conftest.py) are built on these: one
-operator per test session, shared by the e2e and fault suites.
+read and wait, and the operator (`localcluster.harness.OperatorProcess`, the one the benchmark
+runs too); `install_platform` (also the harness's) does what `helm install` and `bizdomain join`
+do. The session fixtures `platform` and `make_domain` (tests/conftest.py) are built on these:
+one operator per test session, shared by the e2e and fault suites.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import yaml
 
-from support.controlplane import ClusterHandle, ControlPlaneHandle, KubectlError, localcluster
+from bizdomain import names
+from localcluster import REPO, KubectlError
+from localcluster.harness import NAMESPACE, OperatorProcess, wait_quota_counts
+from support.controlplane import ClusterHandle, ControlPlaneHandle
 from support.poll import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-NAMESPACE = "bizdomain-system"
+__all__ = [
+    "BINDING_COUNT",
+    "HOST_QUOTA",
+    "MEMBERS",
+    "NAMESPACE",
+    "ROOT",
+    "MakeDomain",
+    "Platform",
+    "binding_doc",
+    "domain_doc",
+    "wait_binding_quota_counted",
+]
+
+ROOT = REPO
 MEMBERS = ("dev", "prod")
 HOST_QUOTA = "bizdomain-bindings"
 QUOTA_NOT_COUNTED = "status unknown for quota"
-BINDING_COUNT = "count/environmentbindings.bizdomain.io"
+BINDING_COUNT = names.BINDING_COUNT_RESOURCE
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class MakeDomain(Protocol):
+    """The `make_domain` fixture: a domain bound in `envs`, applied as a user would, once Ready
+    everywhere; returns the seconds that took. Deleted when the test ends."""
 
-
-@dataclass
-class OperatorProcess:
-    """One `python -m bizdomain` subprocess; restartable and killable by the tests."""
-
-    kubeconfig: Path
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    metrics_port: int = 0
-    extra_args: list[str] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.metrics_port = free_port()
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.env}
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bizdomain",
-                    "--metrics-port",
-                    str(self.metrics_port),
-                    "--verbose",
-                    *self.extra_args,
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def __call__(
+        self,
+        name: str,
+        envs: tuple[str, ...] = ("dev", "prod"),
+        bindings: dict[str, dict[str, Any]] | None = None,
+        **spec: Any,
+    ) -> float: ...
 
 
 @dataclass
@@ -124,6 +89,14 @@ class Platform:
             args += ["-n", namespace]
         out = self.plane[cluster].kubectl(*args).stdout
         return json.loads(out) if out.strip() else None
+
+    def require(self, kind: str, name: str, namespace: str | None = None, cluster: str = "host") -> dict[str, Any]:
+        """`get`, for an object the test expects to exist: a clear failure when it does not."""
+        obj = self.get(kind, name, namespace, cluster)
+        if obj is None:
+            where = f"{namespace}/{name}" if namespace else name
+            raise AssertionError(f"{kind} {where} does not exist on {cluster}")
+        return obj
 
     def delete(
         self, kind: str, name: str, namespace: str | None = None, cluster: str = "host", wait: bool = True
@@ -199,30 +172,12 @@ class Platform:
 
 def wait_binding_quota_counted(host: ClusterHandle) -> None:
     """Bindings are capped by a quota in each domain namespace: wait until new quotas are counted
-    (once after the CRDs are installed; see localcluster.wait_quota_counts)."""
-    localcluster.wait_quota_counts(lambda *args, check=True: host.kubectl(*args, check=check).stdout, BINDING_COUNT)
+    (once after the CRDs are installed; see `localcluster.harness.wait_quota_counts`)."""
 
+    def kubectl(*args: str, check: bool = True) -> str:
+        return host.kubectl(*args, check=check).stdout
 
-def install_platform(plane: ControlPlaneHandle) -> None:
-    """What `helm install` does on the host, and `bizdomain join` for every local member."""
-    host = plane["host"]
-    host.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    for crd in ("businessdomains", "environmentbindings", "memberclusters", "workspaces"):
-        host.kubectl("wait", "--for=condition=Established", f"crd/{crd}.bizdomain.io", "--timeout=60s")
-    wait_binding_quota_counted(host)
-    host.kubectl("create", "namespace", NAMESPACE, check=False)
-    host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
-    host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/budget-policy.yaml"))
-    for name in MEMBERS:
-        subprocess.run(
-            [
-                sys.executable, "-m", "bizdomain.cli", "join",
-                "--host-kubeconfig", str(host.kubeconfig),
-                "--member-kubeconfig", str(plane[name].kubeconfig),
-                "--name", name, "--environment", name, "--namespace", NAMESPACE,
-            ],
-            check=True, capture_output=True, text=True, cwd=ROOT,
-        )  # fmt: skip
+    wait_quota_counts(kubectl, BINDING_COUNT)
 
 
 def domain_doc(name: str, **spec: Any) -> dict[str, Any]:

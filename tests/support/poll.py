@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
@@ -12,9 +12,14 @@ T = TypeVar("T")
 
 
 def wait_until(
-    check: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.1, what: str = "the condition"
+    check: Callable[[], T | Literal[False] | None],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "the condition",
 ) -> T:
-    """Call `check` until it returns something truthy and return that; fail after `timeout`."""
+    """Call `check` until it returns something truthy and return that; fail after `timeout`.
+    (`None` and `False` are never returned: the result's type leaves them out.)"""
     deadline = time.monotonic() + timeout
     while True:
         result = check()

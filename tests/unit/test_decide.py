@@ -449,6 +449,7 @@ def check_pass(
         for key, obj in member.objects.items():
             if key[0] != "RoleBinding":
                 continue
+            assert key[1] is not None, f"{key}: a RoleBinding is namespaced"
             labels = member.namespaces()[key[1]]["metadata"]["labels"]
             tenant = (labels[names.LABEL_DOMAIN], labels[names.LABEL_ENVIRONMENT])
             rb_labels = obj["metadata"]["labels"]

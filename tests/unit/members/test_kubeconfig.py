@@ -14,6 +14,7 @@ import yaml
 from bizdomain.config import Settings
 from bizdomain.members.clients import kube_from_kubeconfig
 from bizdomain.members.kubeconfig import (
+    Credentials,
     CredentialsError,
     from_kubeconfig,
     host_credentials,
@@ -24,6 +25,15 @@ from bizdomain.members.kubeconfig import (
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def bearer(credentials: Credentials) -> str | None:
+    """The credentials' bearer token now (read, or refreshed, as the client would)."""
+
+    async def read() -> str | None:
+        return await credentials.token()
+
+    return asyncio.run(read())
 
 
 def kubeconfig(cluster: dict[str, Any], user: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def test_token_and_inline_ca(pki: dict[str, str]) -> None:
     credentials = asyncio.run(from_kubeconfig(config))
     assert credentials.server == "https://127.0.0.1:6443"
     assert credentials.ca_pem == pki["cert"]
-    assert asyncio.run(credentials.token()) == "abc"
+    assert bearer(credentials) == "abc"
     context = credentials.ssl_context()
     assert context is not None
     assert context.check_hostname
@@ -73,7 +83,7 @@ def test_client_certificate_files_resolve_against_the_kubeconfig(pki: dict[str, 
     assert credentials.cert_pem == pki["cert"]
     assert credentials.key_pem == pki["key"]
     assert credentials.tls_server_name == "api.local"
-    assert asyncio.run(credentials.token()) is None
+    assert bearer(credentials) is None
     assert credentials.ssl_context() is not None  # the chain loads
 
 
@@ -92,11 +102,11 @@ def test_token_file_is_read_again_after_a_minute(tmp_path: Path, monkeypatch: py
     credentials = asyncio.run(
         from_kubeconfig(kubeconfig({"server": "https://h:1"}, {"tokenFile": "token"}), base=tmp_path)
     )
-    assert asyncio.run(credentials.token()) == "one"
+    assert bearer(credentials) == "one"
     token.write_text("two")
-    assert asyncio.run(credentials.token()) == "one"  # cached
+    assert bearer(credentials) == "one"  # cached
     monkeypatch.setattr("bizdomain.members.kubeconfig.TOKEN_RELOAD_SECONDS", -1.0)  # a minute later
-    assert asyncio.run(credentials.token()) == "two"
+    assert bearer(credentials) == "two"
 
 
 @pytest.mark.parametrize(
@@ -151,9 +161,7 @@ def test_kubeconfig_list_merges_first_wins(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("KUBECONFIG", f"{first / 'config'}:{tmp_path / 'missing'}:{second / 'config'}")
     credentials = asyncio.run(host_credentials())
     assert credentials.server == "https://second:1"
-    assert (
-        asyncio.run(credentials.token()) == "from-first"
-    )  # first file's user, its relative path from its own directory
+    assert bearer(credentials) == "from-first"  # first file's user, its relative path from its own directory
 
 
 # ---- a member's Secret: no plugin, no local file, no clear text ------------------------------------------------

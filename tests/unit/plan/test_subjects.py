@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from bizdomain.api import Subject
@@ -16,7 +18,7 @@ FINE = [
 ]
 
 
-def _unchecked(kind: str, name: str, namespace: str | None = None) -> Subject:
+def _unchecked(kind: Literal["User", "Group", "ServiceAccount"], name: str, namespace: str | None = None) -> Subject:
     """A subject as stored before a rule existed (the model's own validator would refuse it)."""
     return Subject.model_construct(kind=kind, name=name, namespace=namespace)
 

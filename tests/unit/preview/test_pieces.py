@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_grants_flag_admin_anywhere_and_widening_only_in_existing_protected_name
 
 
 def test_the_target_keeps_the_identity_of_what_the_host_has() -> None:
-    host = {"apiVersion": "bizdomain.io/v1alpha1", "kind": "BusinessDomain",
+    host: dict[str, Any] = {"apiVersion": "bizdomain.io/v1alpha1", "kind": "BusinessDomain",
             "metadata": {"name": "pay", "uid": "u-1", "creationTimestamp": "2026-01-01T00:00:00Z", "generation": 3,
                          "annotations": {"bizdomain.io/adopt-uids": "u-0"}},
             "spec": {"displayName": "Pay", "owners": [{"kind": "User", "name": "a@example.com"}]}}  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from bizdomain.config import Settings
@@ -158,7 +158,7 @@ async def next_call(w: Recording) -> Call:
     return await asyncio.wait_for(w.calls.get(), DEADLINE)
 
 
-def run(test: Callable[[], Awaitable[None]]) -> None:
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(test())
 
 

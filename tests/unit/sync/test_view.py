@@ -1,7 +1,7 @@
 """The member view's bookkeeping, without a server: verdicts, versions, drift and staleness.
 
 What the view does against a real API server (lists, watches, preconditions) is in
-tests/controlplane/test_member_view.py.
+tests/integration/sync/test_view.py.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def test_a_view_whose_server_went_away_is_stale_until_it_is_back(
         try:
             await view.relist()
             view.check()
-            control_plane.stop_apiserver("dev")
+            control_plane.faults.stop_apiserver("dev")
             try:
 
                 def stale() -> bool:
@@ -117,7 +117,7 @@ def test_a_view_whose_server_went_away_is_stale_until_it_is_back(
                     await view.ready()
                 assert failed.value.unreachable
             finally:
-                control_plane.start_apiserver("dev")
+                control_plane.faults.start_apiserver("dev")
             deadline = time.monotonic() + 30
             while True:
                 try:

@@ -1,0 +1,1 @@
+"""Integration tests of bizdomain.sync against the real local API servers (mirrors operator/bizdomain/sync)."""
