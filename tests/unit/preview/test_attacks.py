@@ -1,0 +1,137 @@
+"""Pull requests crafted so that ``bizdomain plan`` shows something other than what the operator then does.
+
+Each test is an attack from the security review of issue 15: a file a pull request may carry, and what
+the API server (and so the operator) makes of it. The plan a reviewer trusts must be the same plan as
+for the honest file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bizdomain import cli
+from bizdomain.config import Settings
+from bizdomain.preview.load import LoadError, load
+from bizdomain.preview.world import HostObjects, target, world
+
+CASES = Path(__file__).parent / "cases"
+NEW = CASES / "new-domain" / "change"
+
+PROD_ADMIN = """apiVersion: bizdomain.io/v1alpha1
+kind: EnvironmentBinding
+metadata:
+  name: prod
+  namespace: domain-payments
+{extra}spec:
+  environment: prod
+  access:
+  - {{department: backend, role: admin}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in [v for v in os.environ if v.startswith("BIZDOMAIN_") and v != "BIZDOMAIN_BIN_DIR"]:
+        monkeypatch.delenv(var)
+
+
+def _plan(base: Path, change: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, int]:
+    argv = ["plan", "--base", str(base), "-f", str(change), "--color", "never", "--detailed-exitcode"]
+    code = cli.main(argv)
+    return capsys.readouterr().out.replace(str(change), "CHANGE"), code
+
+
+def _repo(tmp_path: Path, name: str, binding: str) -> Path:
+    """The payments domain bound in dev (the base), and a change that adds ``binding``."""
+    root = tmp_path / name
+    for side in ("base", "change"):
+        (root / side).mkdir(parents=True)
+        for file in ("clusters.yaml", "dev.yaml", "domain.yaml"):
+            shutil.copy(NEW / file, root / side / file)
+    (root / "change" / "prod.yaml").write_text(binding)
+    return root
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # The API server clears these on create and keeps its own on update: a file cannot set them.
+        '  deletionTimestamp: "2020-01-01T00:00:00Z"\n',
+        "  deletionGracePeriodSeconds: 0\n",
+        '  creationTimestamp: "1970-01-01T00:00:00Z"\n',
+        "  uid: 00000000-0000-0000-0000-000000000001\n",
+        "  generation: 7\n",
+        '  resourceVersion: "1"\n',
+    ],
+    ids=["deletionTimestamp", "deletionGracePeriodSeconds", "creationTimestamp", "uid", "generation", "rv"],
+)
+def test_server_assigned_metadata_in_a_file_does_not_change_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str
+) -> None:
+    """A new prod binding granting admin, marked as being deleted: the plan said "No changes" (exit 0)
+    while the API server ignores the mark and the operator grants admin in prod on two clusters."""
+    honest = _repo(tmp_path, "honest", PROD_ADMIN.format(extra=""))
+    crafted = _repo(tmp_path, "crafted", PROD_ADMIN.format(extra=extra))
+    expected, expected_code = _plan(honest / "base", honest / "change", capsys)
+    assert "grants admin to Group payments-backend" in expected and expected_code == 2
+    assert _plan(crafted / "base", crafted / "change", capsys) == (expected, expected_code)
+
+
+def test_a_domain_uid_in_a_file_does_not_disown_its_namespaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A uid written into the domain's file made every existing namespace someone else's in the plan
+    (NamespaceConflict, nothing granted), while the API server keeps the domain's real uid."""
+    root = _repo(tmp_path, "uid", PROD_ADMIN.format(extra=""))
+    expected = _plan(root / "base", root / "change", capsys)
+    domain = (root / "change" / "domain.yaml").read_text()
+    (root / "change" / "domain.yaml").write_text(domain.replace("  name: payments\n", "  name: payments\n  uid: x\n", 1))
+    assert "uid: x" in (root / "change" / "domain.yaml").read_text()
+    assert _plan(root / "base", root / "change", capsys) == expected
+
+
+def test_status_in_a_file_is_not_read(tmp_path: Path) -> None:
+    """A status subresource is never written by an apply of the main resource."""
+    path = tmp_path / "d.yaml"
+    path.write_text(PROD_ADMIN.format(extra="") + "status: {observedGeneration: 9}\n")
+    assert "status" not in load([str(path)]).objects[0]
+
+
+def test_a_namespace_on_a_cluster_scoped_object_is_ignored_as_the_api_server_ignores_it(tmp_path: Path) -> None:
+    """``metadata.namespace`` on a BusinessDomain made the plan treat it as a new object (a new uid
+    that owns none of the domain's namespaces) while the API server updates the existing domain."""
+    path = tmp_path / "domain.yaml"
+    text = (NEW / "domain.yaml").read_text().replace("  name: payments\n", "  name: payments\n  namespace: x\n", 1)
+    path.write_text(text)
+    loaded = load([str(path)])
+    assert "namespace" not in loaded.objects[0]["metadata"]
+    live = {**loaded.objects[0], "metadata": {"name": "payments", "uid": "real-uid", "creationTimestamp": "t"}}
+    after = world(target(HostObjects.of([live]), loaded.objects, prune=True), Settings())
+    assert after.domains["payments"].uid == "real-uid"
+
+
+def test_the_same_domain_with_and_without_a_namespace_is_a_duplicate(tmp_path: Path) -> None:
+    domain = (NEW / "domain.yaml").read_text()
+    (tmp_path / "a.yaml").write_text(domain)
+    (tmp_path / "b.yaml").write_text(domain.replace("  name: payments\n", "  name: payments\n  namespace: x\n", 1))
+    with pytest.raises(LoadError, match="is also in"):
+        load([str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PROD_ADMIN.format(extra="") + "  access:\n  - {department: backend, role: viewer}\n",
+        PROD_ADMIN.format(extra="  name: dev\n"),
+    ],
+    ids=["spec", "metadata"],
+)
+def test_a_key_written_twice_is_refused(tmp_path: Path, text: str) -> None:
+    """YAML readers disagree on which of two equal keys wins (or refuse): the plan cannot know
+    which one the host will hold, so it says so instead of guessing."""
+    path = tmp_path / "prod.yaml"
+    path.write_text(text)
+    with pytest.raises(LoadError, match="written twice"):
+        load([str(path)])
