@@ -6,6 +6,13 @@ hold many YAML documents, and ``List`` kinds (``kind: List``, ``*List``) are unp
 kinds the planner reads are kept (BusinessDomain, EnvironmentBinding, MemberCluster); every other
 document is skipped and counted by kind, never echoed: a Secret's content or a kubeconfig found in
 a repository is never printed.
+
+A file is read as the API server stores it, never as it claims to be: what the server assigns
+itself (uid, creation and deletion marks, generation, resourceVersion), the status (a subresource
+an apply never writes) and a namespace on a cluster-scoped kind (the server drops it) are removed,
+so a pull request cannot mark a new binding as being deleted (hiding it from the plan) or give a
+domain a uid that owns none of its namespaces. A key written twice in one mapping is refused:
+YAML readers disagree on which one wins, so the plan cannot know what the host will hold.
 """
 
 from __future__ import annotations
@@ -25,7 +32,43 @@ from bizdomain import names
 EXTENSIONS = (".yaml", ".yml", ".json")
 KINDS = (names.KIND_DOMAIN, names.KIND_BINDING, names.KIND_MEMBER)
 # libyaml's safe loader when PyYAML was built with it (ten times faster on a large repository).
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What only the API server writes: a file that names them does not set them.
+SERVER_FIELDS = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "resourceVersion",
+    "managedFields",
+    "selfLink",
+)
+CLUSTER_SCOPED = (names.KIND_DOMAIN, names.KIND_MEMBER)
+
+
+class _Duplicate(yaml.YAMLError):
+    def __init__(self, key: str, mark: Any) -> None:
+        super().__init__(f"key {key!r} written twice")
+        self.key, self.problem_mark = key, mark
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader, refusing a mapping that names a key twice (merge keys aside)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _Duplicate(str(key), key_node.start_mark)
+            seen.add(key if isinstance(key, str | int | float | bool) else id(key_node))
+        return dict(super().construct_mapping(node, deep=deep))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 
 
 class LoadError(Exception):
@@ -58,13 +101,37 @@ def _files(path: str) -> Iterator[Path]:
 def _documents(text: str, where: str) -> Iterator[Any]:
     try:
         if where.endswith(".json"):
-            yield json.loads(text)
+            yield json.loads(text, object_pairs_hook=_json_object)
         else:
-            yield from yaml.load_all(text, Loader=_LOADER)
+            yield from yaml.load_all(text, Loader=_Loader)
+    except _Duplicate as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark is not None else ""
+        raise LoadError(
+            f"{where}{line}: a key is written twice in one mapping ({exc.key!r}); which one wins "
+            "depends on the reader, so the plan cannot know what the host would hold"
+        ) from None
     except (yaml.YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
         raise LoadError(f"{where}{line}: not valid YAML or JSON") from None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key, None)
+        out[key] = value
+    return out
+
+
+def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as the API server would store it from an apply: no server-assigned metadata, no
+    status, and no namespace on a cluster-scoped kind."""
+    meta = {k: v for k, v in doc["metadata"].items() if k not in SERVER_FIELDS}
+    if doc["kind"] in CLUSTER_SCOPED:
+        meta.pop("namespace", None)
+    return {**{k: v for k, v in doc.items() if k != "status"}, "metadata": meta}
 
 
 def _unpack(doc: Any, where: str) -> Iterator[dict[str, Any]]:
@@ -110,12 +177,13 @@ def load(paths: Iterable[str]) -> Loaded:
                 raise LoadError(f"{where}: cannot be read ({type(exc).__name__})") from None
             out.files += 1
             for raw in _documents(text, where):
-                for doc in _unpack(raw, where):
-                    kind = str(doc.get("kind", ""))
+                for found in _unpack(raw, where):
+                    kind = str(found.get("kind", ""))
                     if kind not in KINDS:
                         out.skipped[kind or "(no kind)"] += 1
                         continue
-                    _check(doc, where)
+                    _check(found, where)
+                    doc = _as_stored(found)
                     meta = doc["metadata"]
                     key = (kind, str(meta.get("namespace") or ""), str(meta["name"]))
                     if key in seen:

@@ -77,17 +77,22 @@ def test_server_assigned_metadata_in_a_file_does_not_change_the_plan(
     honest = _repo(tmp_path, "honest", PROD_ADMIN.format(extra=""))
     crafted = _repo(tmp_path, "crafted", PROD_ADMIN.format(extra=extra))
     expected, expected_code = _plan(honest / "base", honest / "change", capsys)
-    assert "grants admin to Group payments-backend" in expected and expected_code == 2
+    assert "grants admin to Group payments-backend" in expected
+    assert expected_code == 2
     assert _plan(crafted / "base", crafted / "change", capsys) == (expected, expected_code)
 
 
-def test_a_domain_uid_in_a_file_does_not_disown_its_namespaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_domain_uid_in_a_file_does_not_disown_its_namespaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A uid written into the domain's file made every existing namespace someone else's in the plan
     (NamespaceConflict, nothing granted), while the API server keeps the domain's real uid."""
     root = _repo(tmp_path, "uid", PROD_ADMIN.format(extra=""))
     expected = _plan(root / "base", root / "change", capsys)
     domain = (root / "change" / "domain.yaml").read_text()
-    (root / "change" / "domain.yaml").write_text(domain.replace("  name: payments\n", "  name: payments\n  uid: x\n", 1))
+    (root / "change" / "domain.yaml").write_text(
+        domain.replace("  name: payments\n", "  name: payments\n  uid: x\n", 1)
+    )
     assert "uid: x" in (root / "change" / "domain.yaml").read_text()
     assert _plan(root / "base", root / "change", capsys) == expected
 
