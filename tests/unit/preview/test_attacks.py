@@ -7,14 +7,19 @@ for the honest file.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bizdomain import cli
 from bizdomain.config import Settings
+from bizdomain.members import CredentialsError
+from bizdomain.members.clients import _Entry
+from bizdomain.preview.live import PlanClients
 from bizdomain.preview.load import LoadError, load
 from bizdomain.preview.world import HostObjects, target, world
 
@@ -140,3 +145,34 @@ def test_a_key_written_twice_is_refused(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(LoadError, match="written twice"):
         load([str(path)])
+
+
+def test_a_live_plan_never_runs_a_credential_plugin_from_a_member_secret(tmp_path: Path) -> None:
+    """With the operator's opt-in set (the README says to set the plan's settings as the chart does),
+    ``plan --live`` on a reviewer's machine ran a plugin named in a member's Secret: whoever may write
+    that Secret (the operator's own host identity renews it) ran code next to the reviewer's host
+    credentials."""
+    marker = tmp_path / "ran"
+    plugin = {"apiVersion": "client.authentication.k8s.io/v1", "command": "touch", "args": [str(marker)]}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "m", "cluster": {"server": "https://127.0.0.1:1", "certificate-authority-data": "Q0E="}}],
+        "users": [{"name": "m", "user": {"exec": plugin}}],
+        "contexts": [{"name": "m", "context": {"cluster": "m", "user": "m"}}],
+        "current-context": "m",
+    }
+    clients = PlanClients(None, Settings(allow_unsafe_kubeconfigs=True))  # type: ignore[arg-type]  # no host read
+    with pytest.raises(CredentialsError, match="never runs") as info:
+        asyncio.run(clients._client(yaml.safe_dump(config), "prod"))  # noqa: SLF001
+    assert "'exec'" in str(info.value)
+    assert not marker.exists()
+    asyncio.run(clients.close())
+
+
+def test_a_live_plan_never_renews_a_token() -> None:
+    """Renewing writes the member's Secret on the host: the plan only reads, whatever it is asked."""
+    clients = PlanClients(None, Settings())  # type: ignore[arg-type]  # a renewal would use it, and fail
+    kube = object()
+    entry = _Entry("1", kube, "text", None, 0.0)  # type: ignore[arg-type]
+    assert asyncio.run(clients._renew("prod", "member-prod", "kubeconfig", entry)) is kube  # noqa: SLF001
