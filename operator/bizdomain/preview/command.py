@@ -27,7 +27,7 @@ from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients, 
 from bizdomain.plan import TenantMemo, World, binding_clusters, domain_for_namespace
 from bizdomain.preview.changes import decide_member, result, wanted_bodies
 from bizdomain.preview.host import host_issues, read_host
-from bizdomain.preview.live import Unreadable, member_client, read_bodies, read_member
+from bizdomain.preview.live import PlanClients, Unreadable, member_client, read_bodies, read_member
 from bizdomain.preview.load import Loaded, LoadError, load
 from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
 from bizdomain.preview.render import render
@@ -132,7 +132,7 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     if scope is not None:
         plan.host = [h for h in plan.host if _issue_domain(h, settings) in scope]
         clusters = sorted(in_scope(before, scope, settings) | in_scope(after, scope, settings))
-    clients = MemberClients(host, settings) if args.live and host is not None else None
+    clients = PlanClients(host, settings) if args.live and host is not None else None
     try:
         planned = [m for n in clusters if (m := after.members.get(n)) is not None and not m.deleting and m.spec]
         # Members are read side by side (live); one that hangs holds up only its own result.

@@ -164,8 +164,9 @@ def test_a_live_plan_never_runs_a_credential_plugin_from_a_member_secret(tmp_pat
     }
     clients = PlanClients(None, Settings(allow_unsafe_kubeconfigs=True))  # type: ignore[arg-type]  # no host read
     with pytest.raises(CredentialsError, match="never runs") as info:
-        asyncio.run(clients._client(yaml.safe_dump(config), "prod"))  # noqa: SLF001
+        asyncio.run(clients._client(yaml.safe_dump(config), "prod"))
     assert "'exec'" in str(info.value)
+    assert "BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS" not in str(info.value)  # it does not apply to the plan
     assert not marker.exists()
     asyncio.run(clients.close())
 
@@ -175,4 +176,4 @@ def test_a_live_plan_never_renews_a_token() -> None:
     clients = PlanClients(None, Settings())  # type: ignore[arg-type]  # a renewal would use it, and fail
     kube = object()
     entry = _Entry("1", kube, "text", None, 0.0)  # type: ignore[arg-type]
-    assert asyncio.run(clients._renew("prod", "member-prod", "kubeconfig", entry)) is kube  # noqa: SLF001
+    assert asyncio.run(clients._renew("prod", "member-prod", "kubeconfig", entry)) is kube
