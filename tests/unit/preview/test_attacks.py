@@ -8,6 +8,7 @@ for the honest file.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from pathlib import Path
@@ -177,3 +178,22 @@ def test_a_live_plan_never_renews_a_token() -> None:
     kube = object()
     entry = _Entry("1", kube, "text", None, 0.0)  # type: ignore[arg-type]
     assert asyncio.run(clients._renew("prod", "member-prod", "kubeconfig", entry)) is kube
+
+
+def test_domain_narrowing_says_what_the_files_change_outside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--domain other`` on a pull request that grants admin in payments' prod said "No changes on
+    any member." and exit 0: the change was there, only outside the narrowing, and nothing said so."""
+    root = _repo(tmp_path, "scope", PROD_ADMIN.format(extra=""))
+    argv = ["plan", "--base", str(root / "base"), "-f", str(root / "change"), "--color", "never"]
+    code = cli.main([*argv, "--detailed-exitcode", "--domain", "other"])
+    out = capsys.readouterr().out
+    assert "No changes" not in out
+    assert "! the files also change host objects outside --domain: EnvironmentBinding domain-payments/prod" in out
+    assert code == 2
+    cli.main([*argv, "--domain", "other", "-o", "json"])
+    outside = json.loads(capsys.readouterr().out)["host"]["outside"]
+    assert outside == [{"kind": "EnvironmentBinding", "namespace": "domain-payments", "name": "prod"}]
+    cli.main([*argv, "--domain", "payments", "-o", "json"])
+    assert json.loads(capsys.readouterr().out)["host"]["outside"] == []
