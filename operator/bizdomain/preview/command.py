@@ -32,7 +32,7 @@ from bizdomain.preview.load import Loaded, LoadError, load
 from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
 from bizdomain.preview.render import render
 from bizdomain.preview.state import converged
-from bizdomain.preview.world import HostObjects, target, world
+from bizdomain.preview.world import HostObjects, changed, target, world
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -124,13 +124,15 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     else:
         base, label = HostObjects(), "nothing (every object is new)"
     before = world(base, settings)
-    after = world(target(base, loaded.objects, prune=args.prune), settings)
+    changed_host = target(base, loaded.objects, prune=args.prune)
+    after = world(changed_host, settings)
     plan = PlanResult(mode="live" if args.live else "offline", base=label, host=host_issues(after, settings))
     plan.skipped = dict(loaded.skipped)
     scope = frozenset(args.domain) if args.domain else None
     clusters = sorted({*after.members, *before.members})
     if scope is not None:
         plan.host = [h for h in plan.host if _issue_domain(h, settings) in scope]
+        plan.outside = [k for k in changed(base, changed_host) if _key_domain(k, settings) not in scope]
         clusters = sorted(in_scope(before, scope, settings) | in_scope(after, scope, settings))
     clients = PlanClients(host, settings) if args.live and host is not None else None
     try:
@@ -187,6 +189,13 @@ def in_scope(world: World, domains: frozenset[str], settings: Settings) -> set[s
         if domain_for_namespace(binding.namespace, settings) in domains:
             out.update(binding_clusters(binding, world))
     return out
+
+
+def _key_domain(key: tuple[str, str, str], settings: Settings) -> str | None:
+    """The domain a host object belongs to (None: a MemberCluster, everyone's)."""
+    if key[0] == names.KIND_BINDING:
+        return domain_for_namespace(key[1], settings)
+    return key[2] if key[0] == names.KIND_DOMAIN else None
 
 
 def _issue_domain(issue: HostIssue, settings: Settings) -> str | None:

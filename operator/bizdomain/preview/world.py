@@ -96,6 +96,21 @@ def target(base: HostObjects, files: Iterable[JSON], *, prune: bool) -> HostObje
     return HostObjects(merged, base.namespaces)
 
 
+def changed(before: HostObjects, after: HostObjects) -> list[Key]:
+    """The host objects ``after`` adds, removes or changes (spec, labels or annotations) over ``before``."""
+
+    def what(obj: JSON) -> tuple[Any, ...]:
+        meta = obj.get("metadata") or {}
+        return (obj.get("spec"), meta.get("labels") or {}, meta.get("annotations") or {})
+
+    keys = before.objects.keys() | after.objects.keys()
+    return sorted(
+        k
+        for k in keys
+        if k not in before.objects or k not in after.objects or what(before.objects[k]) != what(after.objects[k])
+    )
+
+
 def _identity(obj: JSON) -> JSON:
     """``obj`` with a uid (a placeholder for a domain the files alone describe) and a creation time."""
     meta = obj["metadata"]
