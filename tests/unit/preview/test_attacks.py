@@ -197,3 +197,22 @@ def test_domain_narrowing_says_what_the_files_change_outside_it(
     assert outside == [{"kind": "EnvironmentBinding", "namespace": "domain-payments", "name": "prod"}]
     cli.main([*argv, "--domain", "payments", "-o", "json"])
     assert json.loads(capsys.readouterr().out)["host"]["outside"] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ("  bogus: 1\n", "spec.bogus"),
+        ("  access:\n  - {department: backend, role: admin, note: x}\n", "spec.access.0.note"),
+    ],
+    ids=["spec", "nested"],
+)
+def test_a_field_the_schema_does_not_know_is_refused(tmp_path: Path, extra: str, field: str) -> None:
+    """An unknown field made the plan freeze the binding ("No changes on any member.", exit 0), while the
+    API server prunes unknown fields from a stored object (fieldValidation Warn or Ignore) and the
+    operator then grants what the rest of the spec says: admin in prod."""
+    path = tmp_path / "prod.yaml"
+    path.write_text(PROD_ADMIN.format(extra="").replace("  access:\n  - {department: backend, role: admin}\n", extra))
+    with pytest.raises(LoadError, match=rf"{field}.*not a field") as info:
+        load([str(path)])
+    assert str(path) in str(info.value)
