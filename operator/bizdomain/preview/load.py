@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from bizdomain import names
+from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 KINDS = (names.KIND_DOMAIN, names.KIND_BINDING, names.KIND_MEMBER)
@@ -45,6 +47,11 @@ SERVER_FIELDS = (
     "selfLink",
 )
 CLUSTER_SCOPED = (names.KIND_DOMAIN, names.KIND_MEMBER)
+SPECS: dict[str, type[BaseModel]] = {
+    names.KIND_DOMAIN: BusinessDomainSpec,
+    names.KIND_BINDING: EnvironmentBindingSpec,
+    names.KIND_MEMBER: MemberClusterSpec,
+}
 
 
 class _Duplicate(yaml.YAMLError):
@@ -125,6 +132,22 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _unknown_fields(doc: dict[str, Any], where: str) -> None:
+    """Refuse a spec field the schema does not have: the API server prunes it from what it stores
+    (or kubectl refuses the file), so the host would hold another spec than the file's, and the
+    plan of the file's (the operator's parser refuses unknown fields: frozen) would show nothing."""
+    try:
+        SPECS[doc["kind"]].model_validate(doc.get("spec") or {})
+    except ValidationError as exc:
+        unknown = [".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if unknown:
+            fields = ", ".join(f"spec.{u}" for u in unknown)
+            raise LoadError(
+                f"{where}: {doc['kind']} {doc['metadata']['name']!r}: {fields} is not a field of {doc['kind']} "
+                "(the API server would drop it, so the plan cannot show what the host would hold)"
+            ) from None
+
+
 def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` as the API server would store it from an apply: no server-assigned metadata, no
     status, and no namespace on a cluster-scoped kind."""
@@ -183,6 +206,7 @@ def load(paths: Iterable[str]) -> Loaded:
                         out.skipped[kind or "(no kind)"] += 1
                         continue
                     _check(found, where)
+                    _unknown_fields(found, where)
                     doc = _as_stored(found)
                     meta = doc["metadata"]
                     key = (kind, str(meta.get("namespace") or ""), str(meta["name"]))
