@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from bizdomain.preview.world import HostObjects, target, world
 
 CASES = Path(__file__).parent / "cases"
 NEW = CASES / "new-domain" / "change"
+ROOT = Path(__file__).parents[3]
 
 PROD_ADMIN = """apiVersion: bizdomain.io/v1alpha1
 kind: EnvironmentBinding
@@ -216,3 +218,34 @@ def test_a_field_the_schema_does_not_know_is_refused(tmp_path: Path, extra: str,
     with pytest.raises(LoadError, match=rf"{field}.*not a field") as info:
         load([str(path)])
     assert str(path) in str(info.value)
+
+
+def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployer's name is an owner's free text: with a newline in it, the recipe's "platform review"
+    step printed lines of the owner's choosing to the CI log, and so ran workflow commands
+    (``::add-mask::DANGER`` hides the word from the rest of the log)."""
+    jq = shutil.which("jq")
+    if jq is None:
+        pytest.skip("jq is not installed")
+    evil = "x\n::add-mask::DANGER\r\n::notice::fine %0A"
+    case = CASES / "backend-developer-in-prod" / "base"
+    shutil.copytree(case, tmp_path / "base")
+    shutil.copytree(case, tmp_path / "change")
+    bindings = tmp_path / "change" / "bindings.yaml"
+    deployer = "  - {kind: ServiceAccount, name: deployer, namespace: ci}\n"
+    added = f"  - {{kind: ServiceAccount, name: {json.dumps(evil)}, namespace: ci}}\n"
+    bindings.write_text(bindings.read_text().replace(deployer, deployer + added))
+    cli.main(["plan", "--base", str(tmp_path / "base"), "-f", str(tmp_path / "change"), "-o", "json"])
+    (tmp_path / "plan.json").write_text(capsys.readouterr().out)
+    recipe = yaml.safe_load((ROOT / "examples/gitops/ci/plan-on-pull-request.yaml").read_text())
+    step = next(
+        s for s in recipe["jobs"]["plan"]["steps"] if s.get("name") == "Dangerous changes need a platform review"
+    )
+    command = next(line.strip() for line in step["run"].splitlines() if "::error::" in line)
+    out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert len(lines) == 4  # the new deployer widens rights in 2 namespaces on 2 prod clusters
+    assert all(line.startswith("::error::") for line in lines), lines
+    assert any("ci/x%0A::add-mask::DANGER%0D%0A::notice::fine %250A" in line for line in lines)
