@@ -243,8 +243,9 @@ def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
     step = next(
         s for s in recipe["jobs"]["plan"]["steps"] if s.get("name") == "Dangerous changes need a platform review"
     )
-    command = next(line.strip() for line in step["run"].splitlines() if "::error::" in line)
-    out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    run = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert run.returncode == 1  # dangers fail the step
+    out = run.stdout
     lines = out.splitlines()
     assert len(lines) == 4  # the new deployer widens rights in 2 namespaces on 2 prod clusters
     assert all(line.startswith("::error::") for line in lines), lines
