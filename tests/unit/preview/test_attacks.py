@@ -250,3 +250,27 @@ def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
     assert len(lines) == 4  # the new deployer widens rights in 2 namespaces on 2 prod clusters
     assert all(line.startswith("::error::") for line in lines), lines
     assert any("ci/x%0A::add-mask::DANGER%0D%0A::notice::fine %250A" in line for line in lines)
+
+
+@pytest.mark.parametrize("case", ["binding-deleted-delete", "binding-deleted-retain"])
+def test_a_domain_removed_with_its_bindings_plans_what_its_finalizers_then_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """Removing a domain's file with its bindings' (``--prune``, as Argo CD prunes) planned "No changes
+    on any member." (exit 0): the domain was simply gone, so its uid was unknown and nothing of it was
+    touched. The API server keeps both, marked for deletion, until the operator's finalizers have
+    cleaned every member by policy: namespaces deleted under Delete, released in prod."""
+    base = CASES / case / "base"
+    shutil.copytree(CASES / case / "change", tmp_path / "bindings-gone")
+    (tmp_path / "domain-gone").mkdir()
+    shutil.copy(base / "clusters.yaml", tmp_path / "domain-gone" / "clusters.yaml")
+
+    def clusters(change: Path) -> tuple[list[object], int]:
+        code = cli.main(
+            ["plan", "--base", str(base), "-f", str(change), "--prune", "-o", "json", "--detailed-exitcode"]
+        )
+        return json.loads(capsys.readouterr().out)["clusters"], code
+
+    expected = clusters(tmp_path / "bindings-gone")
+    assert expected[1] == 2
+    assert clusters(tmp_path / "domain-gone") == expected
