@@ -140,7 +140,9 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
         # Members are read side by side (live); one that hangs holds up only its own result.
         # One memo per world: a tenant bound to several clusters is planned once, as the runtime does.
         memos = (TenantMemo(), TenantMemo())
-        found = await asyncio.gather(*(_cluster(m, before, after, settings, clients, memos) for m in planned))
+        found = await asyncio.gather(
+            *(_cluster(m, before, after, settings, clients=clients, memos=memos) for m in planned)
+        )
         results = {r.cluster: r for r in found}
         for name in clusters:
             member = after.members.get(name)
@@ -165,6 +167,7 @@ async def _cluster(
     before: Any,
     after: Any,
     settings: Settings,
+    *,
     clients: MemberClients | None,
     memos: tuple[TenantMemo, TenantMemo],
 ) -> ClusterResult:

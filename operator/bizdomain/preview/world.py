@@ -31,6 +31,7 @@ from bizdomain.records import binding_record, domain_record, host_namespace_reco
 JSON = dict[str, Any]
 Key = tuple[str, str, str]  # kind, namespace ("" when cluster-scoped), name
 LATER = "9999-12-31T23:59:59Z"  # the creation time of what a change creates: after everything there
+DELETED = "9999-12-31T23:59:59Z"  # the deletion mark of what a change deletes (``--prune``)
 
 
 def placeholder_uid(name: str, kind: str = names.KIND_DOMAIN, namespace: str | None = None) -> str:
@@ -71,6 +72,8 @@ def target(base: HostObjects, files: Iterable[JSON], *, prune: bool) -> HostObje
         keep_members = k[0] == names.KIND_MEMBER and names.KIND_MEMBER not in file_kinds
         if not prune or keep_members:
             merged[k] = obj
+        else:  # deleted: the operator's finalizer holds it, marked, until every member is cleaned by policy
+            merged[k] = _deleting(obj)
     for obj in files:
         k = key(obj)
         new = copy.deepcopy(obj)
@@ -96,12 +99,20 @@ def target(base: HostObjects, files: Iterable[JSON], *, prune: bool) -> HostObje
     return HostObjects(merged, base.namespaces)
 
 
+def _deleting(obj: JSON) -> JSON:
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return obj
+    return {**obj, "metadata": {**meta, "deletionTimestamp": DELETED}}
+
+
 def changed(before: HostObjects, after: HostObjects) -> list[Key]:
     """The host objects ``after`` adds, removes or changes (spec, labels or annotations) over ``before``."""
 
     def what(obj: JSON) -> tuple[Any, ...]:
         meta = obj.get("metadata") or {}
-        return (obj.get("spec"), meta.get("labels") or {}, meta.get("annotations") or {})
+        marks = (meta.get("labels") or {}, meta.get("annotations") or {}, bool(meta.get("deletionTimestamp")))
+        return (obj.get("spec"), *marks)
 
     keys = before.objects.keys() | after.objects.keys()
     return sorted(
