@@ -274,3 +274,18 @@ def test_a_domain_removed_with_its_bindings_plans_what_its_finalizers_then_do(
     expected = clusters(tmp_path / "bindings-gone")
     assert expected[1] == 2
     assert clusters(tmp_path / "domain-gone") == expected
+
+
+def test_every_member_cluster_removed_from_the_files_plans_as_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request deleting every MemberCluster file planned "No changes" (the base's were kept, as
+    if the files never held any), while Argo CD prunes them and the operator stops managing those
+    members: nothing is revoked or corrected there any more."""
+    base = CASES / "backend-developer-in-prod" / "base"
+    shutil.copytree(base, tmp_path / "change")
+    (tmp_path / "change" / "clusters.yaml").unlink()
+    code = cli.main(["plan", "--base", str(base), "-f", str(tmp_path / "change"), "--prune", "--detailed-exitcode"])
+    out = capsys.readouterr().out
+    assert out.count("MemberCluster removed") == 3
+    assert code == 2
