@@ -124,7 +124,7 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     else:
         base, label = HostObjects(), "nothing (every object is new)"
     before = world(base, settings)
-    changed_host = target(base, loaded.objects, prune=args.prune)
+    changed_host = target(base, loaded.objects, prune=args.prune, keep_members=not args.base)
     after = world(changed_host, settings)
     plan = PlanResult(mode="live" if args.live else "offline", base=label, host=host_issues(after, settings))
     plan.skipped = dict(loaded.skipped)

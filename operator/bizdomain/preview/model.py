@@ -139,7 +139,7 @@ class PlanResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.outside) or any(cluster.changes for cluster in self.clusters)
+        return bool(self.outside) or any(c.changes or c.status == "removed" for c in self.clusters)
 
     @property
     def failed(self) -> bool:
