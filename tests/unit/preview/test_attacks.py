@@ -289,3 +289,18 @@ def test_every_member_cluster_removed_from_the_files_plans_as_removed(
     out = capsys.readouterr().out
     assert out.count("MemberCluster removed") == 3
     assert code == 2
+
+
+def test_an_error_never_prints_a_control_character_from_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Errors name files and objects, which a pull request chooses: an escape sequence in a name
+    (erase the line above, recolor) must be shown escaped on stderr too, as it is in the plan."""
+    binding = PROD_ADMIN.format(extra="").replace("  name: prod\n", '  name: "prod\\e[1A\\e[2K"\n', 1)
+    (tmp_path / "a.yaml").write_text(binding)
+    (tmp_path / "b.yaml").write_text(binding)
+    assert cli.main(["plan", "-f", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is also in" in err
+    assert "\x1b" not in err
+    assert "\\x1b[1A" in err
