@@ -30,7 +30,7 @@ from bizdomain.preview.host import host_issues, read_host
 from bizdomain.preview.live import PlanClients, Unreadable, member_client, read_bodies, read_member
 from bizdomain.preview.load import Loaded, LoadError, load
 from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
-from bizdomain.preview.render import render
+from bizdomain.preview.render import clean, render
 from bizdomain.preview.state import converged
 from bizdomain.preview.world import HostObjects, changed, target, world
 
@@ -101,7 +101,8 @@ def _kubeconfig(args: argparse.Namespace) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"bizdomain plan: {message}", file=sys.stderr)
+    # Names and paths in an error come from the files: shown escaped, like everything the plan prints.
+    print(f"bizdomain plan: {clean(message)}", file=sys.stderr)
     return EXIT_ERROR
 
 
