@@ -64,18 +64,13 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc]
     """The safe loader, refusing a mapping that names a key twice (merge keys aside)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise _Duplicate(str(key), key_node.start_mark)
-            seen.add(key if isinstance(key, str | int | float | bool) else id(key_node))
+        seen: set[str] = set()
+        for key_node, _ in node.value:  # scalar keys by their text: no second construction
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise _Duplicate(key_node.value, key_node.start_mark)
+                seen.add(key_node.value)
         return dict(super().construct_mapping(node, deep=deep))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 
 
 class LoadError(Exception):
