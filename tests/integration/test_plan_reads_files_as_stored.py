@@ -78,3 +78,21 @@ def test_an_unknown_spec_field_never_reaches_the_host_as_written(
     assert "bogus" not in stored["spec"]
     with pytest.raises(LoadError, match=r"spec\.bogus is not a field"):
         load([str(path)])
+
+
+def test_a_key_written_twice_is_not_one_the_plan_can_trust(
+    host: ClusterHandle, cleanup: Cleanup, unique_name: str, tmp_path: Path
+) -> None:
+    """kubectl 1.37 keeps the last of two equal keys, silently: a reviewer reading the file sees the
+    first. The plan refuses the file instead of planning either."""
+    path = tmp_path / "domain.yaml"
+    path.write_text(
+        f"apiVersion: bizdomain.io/v1alpha1\nkind: BusinessDomain\nmetadata: {{name: {unique_name}}}\n"
+        "spec:\n  displayName: First\n  owners: [{kind: User, name: a@example.com}]\n  displayName: Second\n"
+    )
+    cleanup.add(host, "businessdomain", unique_name)
+    host.kubectl("apply", "-f", str(path))
+    stored = json.loads(host.kubectl("get", "businessdomain", unique_name, "-o", "json").stdout)
+    assert stored["spec"]["displayName"] == "Second"
+    with pytest.raises(LoadError, match="written twice"):
+        load([str(path)])

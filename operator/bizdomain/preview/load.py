@@ -12,7 +12,8 @@ itself (uid, creation and deletion marks, generation, resourceVersion), the stat
 an apply never writes) and a namespace on a cluster-scoped kind (the server drops it) are removed,
 so a pull request cannot mark a new binding as being deleted (hiding it from the plan) or give a
 domain a uid that owns none of its namespaces. A key written twice in one mapping is refused:
-YAML readers disagree on which one wins, so the plan cannot know what the host will hold.
+kubectl keeps the last one, other readers keep the first or refuse, and a reviewer reading the
+file sees the first: a plan of either would be a plan of something the reviewer did not read.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def _documents(text: str, where: str) -> Iterator[Any]:
     except _Duplicate as exc:
         line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark is not None else ""
         raise LoadError(
-            f"{where}{line}: a key is written twice in one mapping ({exc.key!r}); which one wins "
-            "depends on the reader, so the plan cannot know what the host would hold"
+            f"{where}{line}: a key is written twice in one mapping ({exc.key!r}); kubectl keeps the last one, "
+            "other readers the first: write it once"
         ) from None
     except (yaml.YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -142,8 +142,8 @@ def test_the_same_domain_with_and_without_a_namespace_is_a_duplicate(tmp_path: P
     ids=["spec", "metadata"],
 )
 def test_a_key_written_twice_is_refused(tmp_path: Path, text: str) -> None:
-    """YAML readers disagree on which of two equal keys wins (or refuse): the plan cannot know
-    which one the host will hold, so it says so instead of guessing."""
+    """kubectl keeps the last of two equal keys, other readers the first (or refuse), a reviewer reads
+    the first: the plan refuses the file rather than plan what the reviewer did not read."""
     path = tmp_path / "prod.yaml"
     path.write_text(text)
     with pytest.raises(LoadError, match="written twice"):
