@@ -23,7 +23,7 @@ from bizdomain.members import CredentialsError
 from bizdomain.members.clients import _Entry
 from bizdomain.preview.live import PlanClients
 from bizdomain.preview.load import LoadError, load
-from bizdomain.preview.world import HostObjects, target, world
+from bizdomain.preview.world import HostObjects, changed, target, world
 
 CASES = Path(__file__).parent / "cases"
 NEW = CASES / "new-domain" / "change"
@@ -304,3 +304,15 @@ def test_an_error_never_prints_a_control_character_from_the_files(
     assert "is also in" in err
     assert "\x1b" not in err
     assert "\\x1b[1A" in err
+
+
+def test_outside_the_narrowing_a_live_object_the_files_do_not_change_is_not_named() -> None:
+    """Against the live host, what the server and kopf added (status, their annotations) is no change."""
+    live = yaml.safe_load((NEW / "domain.yaml").read_text())
+    live["metadata"] |= {"uid": "u-1", "resourceVersion": "9", "annotations": {"kopf.bizdomain.io/x": "{}"}}
+    live["status"] = {"observedGeneration": 1}
+    file = yaml.safe_load((NEW / "domain.yaml").read_text())
+    base = HostObjects.of([live])
+    assert changed(base, target(base, [file], prune=True)) == []
+    file["metadata"]["annotations"] = {"bizdomain.io/adopt-uids": "u-0"}
+    assert changed(base, target(base, [file], prune=True)) == [("BusinessDomain", "", "payments")]
