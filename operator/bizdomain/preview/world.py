@@ -110,12 +110,13 @@ def _deleting(obj: JSON) -> JSON:
 
 
 def changed(before: HostObjects, after: HostObjects) -> list[Key]:
-    """The host objects ``after`` adds, removes or changes (spec, labels or annotations) over ``before``."""
+    """The host objects ``after`` adds, removes or changes over ``before``: in what the operator reads
+    (spec, labels, the adopt-uids annotation, the deletion mark), not what the server or kopf add."""
 
     def what(obj: JSON) -> tuple[Any, ...]:
         meta = obj.get("metadata") or {}
-        marks = (meta.get("labels") or {}, meta.get("annotations") or {}, bool(meta.get("deletionTimestamp")))
-        return (obj.get("spec"), *marks)
+        adopts = (meta.get("annotations") or {}).get(names.ANNOTATION_ADOPT_UIDS)
+        return (obj.get("spec"), meta.get("labels") or {}, adopts, bool(meta.get("deletionTimestamp")))
 
     keys = before.objects.keys() | after.objects.keys()
     return sorted(
