@@ -316,3 +316,12 @@ def test_outside_the_narrowing_a_live_object_the_files_do_not_change_is_not_name
     assert changed(base, target(base, [file], prune=True)) == []
     file["metadata"]["annotations"] = {"bizdomain.io/adopt-uids": "u-0"}
     assert changed(base, target(base, [file], prune=True)) == [("BusinessDomain", "", "payments")]
+
+
+def test_a_live_plan_leaves_no_key_directory_behind() -> None:
+    """Each plan made a private directory for client keys and never removed it: one per run, in /tmp."""
+    clients = PlanClients(None, Settings())  # type: ignore[arg-type]  # closing reads nothing
+    where = Path(clients._key_dir)
+    assert where.is_dir()
+    asyncio.run(clients.close())
+    assert not where.exists()
