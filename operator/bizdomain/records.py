@@ -120,12 +120,13 @@ def host_namespace_record(body: Mapping[str, Any]) -> HostNamespaceRecord:
 class ChangeFilter:
     """What the operator last acted on per host object: owned by the runtime, asked by the event handlers.
 
-    An event matters when it changes the generation (the spec), the deletion mark or the labels,
-    or deletes the object; status writes (the operator's own, mostly) do not.
+    An event matters when it changes the uid (the object was made again: its deletion may have been
+    missed), the generation (the spec), the deletion mark, the labels or the platform's adopt-uids
+    annotation, or deletes the object; status writes (the operator's own, mostly) do not.
     """
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str | None, str], tuple[Any, bool, tuple[tuple[str, str], ...]]] = {}
+        self._seen: dict[tuple[str, str | None, str], tuple[Any, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -138,6 +139,8 @@ class ChangeFilter:
             self._seen.pop(key, None)
             return True
         fingerprint = (
+            meta.get("uid"),
+            (meta.get("annotations") or {}).get(names.ANNOTATION_ADOPT_UIDS),
             meta.get("generation"),
             bool(meta.get("deletionTimestamp")),
             tuple(sorted((meta.get("labels") or {}).items())),

@@ -118,3 +118,22 @@ def test_the_change_filter_ignores_status_writes_and_sees_spec_labels_deletion()
     assert seen.changed("EnvironmentBinding", marked, "DELETED")
     assert len(seen) == 0
     assert seen.changed("BusinessDomain", _body(DOMAIN, "u-11"), "ADDED"), "kinds are told apart"
+
+
+def test_the_change_filter_sees_an_object_deleted_and_made_again_when_the_deletion_was_missed() -> None:
+    """A watch that reconnects can miss a DELETED event: the same name made again (a new uid, another
+    spec, generation 1 again) looked unchanged, so nothing was poked until the next full re-sync."""
+    seen = ChangeFilter()
+    assert seen.changed("EnvironmentBinding", _body(BINDING, "u-20"), "ADDED")
+    assert seen.changed("EnvironmentBinding", _body(BINDING, "u-21"), "ADDED")
+
+
+def test_the_change_filter_sees_the_platform_adopting_uids() -> None:
+    """``bizdomain.io/adopt-uids`` changes what a domain owns without changing its generation."""
+    seen = ChangeFilter()
+    domain = _body(DOMAIN, "u-30")
+    assert seen.changed("BusinessDomain", domain, "ADDED")
+    domain["metadata"]["annotations"] = {"bizdomain.io/adopt-uids": "u-old"}
+    assert seen.changed("BusinessDomain", domain, "MODIFIED")
+    domain["metadata"]["annotations"]["kopf.bizdomain.io/last-handled"] = "x"
+    assert not seen.changed("BusinessDomain", domain, "MODIFIED")  # kopf's own annotations are not a change

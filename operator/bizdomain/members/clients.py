@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -169,3 +170,4 @@ class MemberClients:
     async def close(self) -> None:
         for cluster in {*self._entries, *self._retired}:
             await self.forget(cluster)
+        shutil.rmtree(self._key_dir, ignore_errors=True)  # a plugin's loader may have left files there

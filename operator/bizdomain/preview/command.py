@@ -27,12 +27,12 @@ from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients, 
 from bizdomain.plan import TenantMemo, World, binding_clusters, domain_for_namespace
 from bizdomain.preview.changes import decide_member, result, wanted_bodies
 from bizdomain.preview.host import host_issues, read_host
-from bizdomain.preview.live import Unreadable, member_client, read_bodies, read_member
+from bizdomain.preview.live import PlanClients, Unreadable, member_client, read_bodies, read_member
 from bizdomain.preview.load import Loaded, LoadError, load
 from bizdomain.preview.model import ClusterResult, HostIssue, PlanResult
-from bizdomain.preview.render import render
+from bizdomain.preview.render import clean, render
 from bizdomain.preview.state import converged
-from bizdomain.preview.world import HostObjects, target, world
+from bizdomain.preview.world import HostObjects, changed, target, world
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -101,7 +101,8 @@ def _kubeconfig(args: argparse.Namespace) -> str:
 
 
 def _fail(message: str) -> int:
-    print(f"bizdomain plan: {message}", file=sys.stderr)
+    # Names and paths in an error come from the files: shown escaped, like everything the plan prints.
+    print(f"bizdomain plan: {clean(message)}", file=sys.stderr)
     return EXIT_ERROR
 
 
@@ -124,21 +125,25 @@ async def _plan(args: argparse.Namespace, settings: Settings, loaded: Loaded, ho
     else:
         base, label = HostObjects(), "nothing (every object is new)"
     before = world(base, settings)
-    after = world(target(base, loaded.objects, prune=args.prune), settings)
+    changed_host = target(base, loaded.objects, prune=args.prune, keep_members=not args.base)
+    after = world(changed_host, settings)
     plan = PlanResult(mode="live" if args.live else "offline", base=label, host=host_issues(after, settings))
     plan.skipped = dict(loaded.skipped)
     scope = frozenset(args.domain) if args.domain else None
     clusters = sorted({*after.members, *before.members})
     if scope is not None:
         plan.host = [h for h in plan.host if _issue_domain(h, settings) in scope]
+        plan.outside = [k for k in changed(base, changed_host) if _key_domain(k, settings) not in scope]
         clusters = sorted(in_scope(before, scope, settings) | in_scope(after, scope, settings))
-    clients = MemberClients(host, settings) if args.live and host is not None else None
+    clients = PlanClients(host, settings) if args.live and host is not None else None
     try:
         planned = [m for n in clusters if (m := after.members.get(n)) is not None and not m.deleting and m.spec]
         # Members are read side by side (live); one that hangs holds up only its own result.
         # One memo per world: a tenant bound to several clusters is planned once, as the runtime does.
         memos = (TenantMemo(), TenantMemo())
-        found = await asyncio.gather(*(_cluster(m, before, after, settings, clients, memos=memos) for m in planned))
+        found = await asyncio.gather(
+            *(_cluster(m, before, after, settings, clients=clients, memos=memos) for m in planned)
+        )
         results = {r.cluster: r for r in found}
         for name in clusters:
             member = after.members.get(name)
@@ -163,8 +168,8 @@ async def _cluster(
     before: Any,
     after: Any,
     settings: Settings,
-    clients: MemberClients | None,
     *,
+    clients: MemberClients | None,
     memos: tuple[TenantMemo, TenantMemo],
 ) -> ClusterResult:
     if clients is None:
@@ -188,6 +193,13 @@ def in_scope(world: World, domains: frozenset[str], settings: Settings) -> set[s
         if domain_for_namespace(binding.namespace, settings) in domains:
             out.update(binding_clusters(binding, world))
     return out
+
+
+def _key_domain(key: tuple[str, str, str], settings: Settings) -> str | None:
+    """The domain a host object belongs to (None: a MemberCluster, everyone's)."""
+    if key[0] == names.KIND_BINDING:
+        return domain_for_namespace(key[1], settings)
+    return key[2] if key[0] == names.KIND_DOMAIN else None
 
 
 def _issue_domain(issue: HostIssue, settings: Settings) -> str | None:

@@ -8,6 +8,12 @@ operator's own :class:`~bizdomain.sync.view.MemberView`, judged against the plan
 full pass judges them, listed once and not watched. Like a pass, a member without the
 Workspace CRD or bizdomain's ClusterRoles gets nothing. The only requests are GETs: the CRD,
 the lists, and each object an update changes (for its field-level diff).
+
+:class:`PlanClients` holds the plan to that whatever the settings say: it never renews a token
+(a renewal writes the Secret) and never runs a credential plugin or reads a local file a member's
+Secret names, even where the operator is allowed to (``BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS``): the
+plan runs on a reviewer's machine, next to the reviewer's own host credentials, and whoever may
+write that Secret (the operator's host identity renews it) must not run code there.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from bizdomain import names
 from bizdomain.concurrency import each
 from bizdomain.config import Settings
 from bizdomain.members import CredentialsError, Kube, KubeError, MemberClients
+from bizdomain.members.clients import _Entry, kube_from_kubeconfig
 from bizdomain.plan import MemberRecord, TenantMemo, World, plan_cluster
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.preview.model import Issue
@@ -31,6 +38,23 @@ class Unreadable(Exception):
 
     status: str  # unreadable | not-installed
     issue: Issue
+
+
+class PlanClients(MemberClients):
+    """The operator's member clients, read-only and plugin-free (see the module docstring)."""
+
+    async def _client(self, text: str, cluster: str) -> Kube:
+        try:
+            return await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir, safe_only=True)
+        except CredentialsError as exc:
+            what = str(exc).split(" (credential plugins", 1)[0]  # the operator's opt-in does not apply here
+            raise CredentialsError(
+                f"{what} (`bizdomain plan` never runs a credential plugin or reads a local file that a member's "
+                "Secret names, whatever the operator is allowed)"
+            ) from None
+
+    async def _renew(self, cluster: str, secret_name: str, secret_key: str, entry: _Entry) -> Kube:
+        return entry.kube  # a renewal writes the Secret: the plan keeps the token it was given
 
 
 async def member_client(clients: MemberClients, member: MemberRecord, settings: Settings) -> Kube:

@@ -125,6 +125,8 @@ class PlanResult:
     clusters: list[ClusterResult] = field(default_factory=list)
     host: list[HostIssue] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # kind -> documents in the files not read
+    # Host objects (kind, namespace, name) the files change outside --domain: not planned, never hidden.
+    outside: list[tuple[str, str, str]] = field(default_factory=list)
 
     def counts(self) -> Counter[str]:
         counts: Counter[str] = Counter(dict.fromkeys(ACTIONS, 0))
@@ -137,7 +139,7 @@ class PlanResult:
 
     @property
     def changed(self) -> bool:
-        return any(cluster.changes for cluster in self.clusters)
+        return bool(self.outside) or any(c.changes or c.status == "removed" for c in self.clusters)
 
     @property
     def failed(self) -> bool:
@@ -149,6 +151,10 @@ class PlanResult:
             "mode": self.mode,
             "base": self.base,
             "summary": dict(self.counts()),
-            "host": {"problems": [h.to_json() for h in self.host], "skipped": dict(sorted(self.skipped.items()))},
+            "host": {
+                "problems": [h.to_json() for h in self.host],
+                "skipped": dict(sorted(self.skipped.items())),
+                "outside": [{"kind": k, "namespace": ns or None, "name": n} for k, ns, n in self.outside],
+            },
             "clusters": [c.to_json() for c in self.clusters],
         }

@@ -103,6 +103,9 @@ def render(plan: PlanResult, *, color: bool) -> str:
         lines.append(paint("!", f"! {counts['dangers']} dangerous change(s): read the lines marked DANGER"))
     if counts["problems"]:
         lines.append(paint("problem", f"{counts['problems']} problem(s) the operator would report"))
+    if plan.outside:
+        what = ", ".join(f"{k} {ns}/{n}" if ns else f"{k} {n}" for k, ns, n in plan.outside)
+        lines.append(paint("!", f"! the files also change host objects outside --domain: {what} (not planned here)"))
     if counts["errors"]:
         lines.append(paint("!", f"! {counts['errors']} cluster(s) could not be read: the plan is incomplete"))
     if not plan.changed and not counts["errors"]:

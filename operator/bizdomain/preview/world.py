@@ -3,8 +3,9 @@
 Called by :mod:`bizdomain.preview.command`. The *base* is what the host holds now (read from the
 live host, or from files of the base revision, or nothing); the *target* is the base with the
 files applied over it, the way Argo CD or ``kubectl apply`` would apply them (``prune``: objects of
-the base that no file holds are deleted, as ``prune: true`` does; MemberClusters stay the base's
-when no file holds any). Both go through the operator's own parsing (:mod:`bizdomain.records`) and
+the base that no file holds are deleted, as ``prune: true`` does: marked for deletion, as the
+operator's finalizers hold them until every member is cleaned; a live host's MemberClusters stay
+when no file holds any, base files' do not). Both go through the operator's own parsing (:mod:`bizdomain.records`) and
 quarantine (:func:`bizdomain.plan.host.quarantine`), so the planner sees exactly what it would see.
 
 What only the API server would assign is filled in so that the planner's rules still hold: an
@@ -31,6 +32,7 @@ from bizdomain.records import binding_record, domain_record, host_namespace_reco
 JSON = dict[str, Any]
 Key = tuple[str, str, str]  # kind, namespace ("" when cluster-scoped), name
 LATER = "9999-12-31T23:59:59Z"  # the creation time of what a change creates: after everything there
+DELETED = "9999-12-31T23:59:59Z"  # the deletion mark of what a change deletes (``--prune``)
 
 
 def placeholder_uid(name: str, kind: str = names.KIND_DOMAIN, namespace: str | None = None) -> str:
@@ -61,16 +63,20 @@ class HostObjects:
         return [o for k, o in self.objects.items() if k[0] == kind]
 
 
-def target(base: HostObjects, files: Iterable[JSON], *, prune: bool) -> HostObjects:
+def target(base: HostObjects, files: Iterable[JSON], *, prune: bool, keep_members: bool = True) -> HostObjects:
     """The host after ``files`` are applied over ``base``; each file object keeps the identity
-    (uid, creation time, generation) of the base object it replaces."""
+    (uid, creation time, generation) of the base object it replaces. ``keep_members``: with
+    ``prune``, the base's MemberClusters stay when no file holds any (they come from the live
+    host, not from the files); base files are pruned of them like of the rest."""
     files = list(files)
     merged: dict[Key, JSON] = {}
     file_kinds = {o["kind"] for o in files}
     for k, obj in base.objects.items():
-        keep_members = k[0] == names.KIND_MEMBER and names.KIND_MEMBER not in file_kinds
-        if not prune or keep_members:
+        kept = keep_members and k[0] == names.KIND_MEMBER and names.KIND_MEMBER not in file_kinds
+        if not prune or kept:
             merged[k] = obj
+        else:  # deleted: the operator's finalizer holds it, marked, until every member is cleaned by policy
+            merged[k] = _deleting(obj)
     for obj in files:
         k = key(obj)
         new = copy.deepcopy(obj)
@@ -94,6 +100,30 @@ def target(base: HostObjects, files: Iterable[JSON], *, prune: bool) -> HostObje
             meta.setdefault("generation", 1)
         merged[k] = new
     return HostObjects(merged, base.namespaces)
+
+
+def _deleting(obj: JSON) -> JSON:
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return obj
+    return {**obj, "metadata": {**meta, "deletionTimestamp": DELETED}}
+
+
+def changed(before: HostObjects, after: HostObjects) -> list[Key]:
+    """The host objects ``after`` adds, removes or changes over ``before``: in what the operator reads
+    (spec, labels, the adopt-uids annotation, the deletion mark), not what the server or kopf add."""
+
+    def what(obj: JSON) -> tuple[Any, ...]:
+        meta = obj.get("metadata") or {}
+        adopts = (meta.get("annotations") or {}).get(names.ANNOTATION_ADOPT_UIDS)
+        return (obj.get("spec"), meta.get("labels") or {}, adopts, bool(meta.get("deletionTimestamp")))
+
+    keys = before.objects.keys() | after.objects.keys()
+    return sorted(
+        k
+        for k in keys
+        if k not in before.objects or k not in after.objects or what(before.objects[k]) != what(after.objects[k])
+    )
 
 
 def _identity(obj: JSON) -> JSON:

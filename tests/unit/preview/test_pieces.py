@@ -126,4 +126,7 @@ def test_the_target_keeps_the_identity_of_what_the_host_has() -> None:
     assert after.domains["pay"].adopts == ("u-0",)
     assert after.domains["new"].uid == "<uid:new>"
     assert after.domains["new"].created > after.domains["pay"].created  # claims after every existing one
-    assert set(world(target(HostObjects.of([host]), [new], prune=True), Settings()).domains) == {"new"}
+    pruned = world(target(HostObjects.of([host]), [new], prune=True), Settings()).domains
+    assert set(pruned) == {"new", "pay"}
+    assert pruned["pay"].deleting  # held by the operator's finalizer, marked, until the members are cleaned
+    assert not pruned["new"].deleting
