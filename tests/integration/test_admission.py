@@ -171,6 +171,21 @@ BAD = [
         "may not name a system: group",
     ),
     Bad(
+        "owner-name-with-a-newline",
+        lambda n, ns: domain(n, owners=[OWNER, {"kind": "User", "name": "alice\n! DANGER hidden"}]),
+        "may not contain control characters",
+    ),
+    Bad(
+        "department-member-name-with-an-escape",
+        lambda n, ns: domain(n, departments=[{"name": "ops", "members": [{"kind": "Group", "name": "ops\x1b[2K"}]}]),
+        "may not contain control characters",
+    ),
+    Bad(
+        "service-account-name-not-a-dns-name",
+        lambda n, ns: domain(n, departments=[{"name": "ops", "members": [sa("CI Bot", "ci")]}]),
+        "must be a DNS subdomain",
+    ),
+    Bad(
         "department-member-system-user",
         lambda n, ns: domain(
             n, departments=[{"name": "ops", "members": [{"kind": "User", "name": "system:kube-controller-manager"}]}]

@@ -122,6 +122,10 @@ _SUBJECT_SYSTEM_USER = "a User subject may not name a system: identity (those ar
 _SUBJECT_SYSTEM_GROUP = (
     "a Group subject may not name a system: group (Kubernetes' own groups stand for whole classes of identities)"
 )
+_SUBJECT_CONTROL = "a subject's name may not contain control characters (a newline or an escape could hide it in a review)"
+_SUBJECT_SA_NAME = "a ServiceAccount's name must be a DNS subdomain (lower case letters, digits, '-' and '.')"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def _system_sa(operator_namespace: str) -> str:
@@ -138,6 +142,10 @@ def subject_refusal(
     CEL rules of :class:`Subject`, its validator, and :func:`bizdomain.plan.subjects.subject_problems`."""
     if (kind == "ServiceAccount") != (namespace is not None):
         return _SUBJECT_NAMESPACE
+    if _CONTROL.search(name):
+        return _SUBJECT_CONTROL
+    if kind == "ServiceAccount" and not _SA_NAME.match(name):
+        return _SUBJECT_SA_NAME
     if kind == "User" and name.startswith("system:"):
         return _SUBJECT_SYSTEM_USER
     if kind == "Group" and name.startswith("system:"):
@@ -159,6 +167,11 @@ class Subject(ApiModel):
             rule(
                 "self.kind == 'ServiceAccount' ? has(self.__namespace__) : !has(self.__namespace__)",
                 _SUBJECT_NAMESPACE,
+            ),
+            rule("!self.name.matches('[\\\\x00-\\\\x1f\\\\x7f]')", _SUBJECT_CONTROL),
+            rule(
+                "self.kind != 'ServiceAccount' || self.name.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
+                _SUBJECT_SA_NAME,
             ),
             rule("self.kind != 'User' || !self.name.startsWith('system:')", _SUBJECT_SYSTEM_USER),
             rule("self.kind != 'Group' || !self.name.startsWith('system:')", _SUBJECT_SYSTEM_GROUP),

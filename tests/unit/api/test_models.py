@@ -264,12 +264,28 @@ def test_subject_rules(subject: dict[str, str], error: str) -> None:
         {"kind": "User", "name": "bob-system:x"},
         {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
         {"kind": "ServiceAccount", "name": "kube-deployer", "namespace": "kubeflow"},
-        {"kind": "ServiceAccount", "name": "system:x", "namespace": "ci"},
+        {"kind": "ServiceAccount", "name": "deploy.bot-2", "namespace": "ci"},
+        {"kind": "User", "name": "Zoë Müller (支付)"},
     ],
     ids=lambda s: f"{s['kind']}-{s['name']}",
 )
 def test_subjects_that_are_fine(subject: dict[str, str]) -> None:
     assert Subject.model_validate(subject).to_wire() == subject
+
+
+@pytest.mark.parametrize(
+    ("subject", "message"),
+    [
+        ({"kind": "User", "name": "alice\n! DANGER"}, "control characters"),
+        ({"kind": "Group", "name": "ops\x1b[2K"}, "control characters"),
+        ({"kind": "User", "name": "tab\there"}, "control characters"),
+        ({"kind": "ServiceAccount", "name": "system:x", "namespace": "ci"}, "DNS subdomain"),
+        ({"kind": "ServiceAccount", "name": "CI", "namespace": "ci"}, "DNS subdomain"),
+    ],
+)
+def test_names_a_review_could_misread_are_refused(subject: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Subject.model_validate(subject)
 
 
 def test_a_bad_subject_anywhere_refuses_the_whole_spec() -> None:

@@ -223,9 +223,11 @@ def test_a_field_the_schema_does_not_know_is_refused(tmp_path: Path, extra: str,
 def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A deployer's name is an owner's free text: with a newline in it, the recipe's "platform review"
-    step printed lines of the owner's choosing to the CI log, and so ran workflow commands
-    (``::add-mask::DANGER`` hides the word from the rest of the log)."""
+    """A danger's text carries names from the pull request: with a newline in one, the recipe's
+    "platform review" step printed lines of the owner's choosing to the CI log, and so ran workflow
+    commands (``::add-mask::DANGER`` hides the word from the rest of the log). Subject names with
+    control characters are now refused at admission and when parsed (below); the recipe escapes
+    every danger anyway, as a second wall."""
     jq = shutil.which("jq")
     if jq is None:
         pytest.skip("jq is not installed")
@@ -235,10 +237,14 @@ def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
     shutil.copytree(case, tmp_path / "change")
     bindings = tmp_path / "change" / "bindings.yaml"
     deployer = "  - {kind: ServiceAccount, name: deployer, namespace: ci}\n"
-    added = f"  - {{kind: ServiceAccount, name: {json.dumps(evil)}, namespace: ci}}\n"
+    added = "  - {kind: ServiceAccount, name: deployer-2, namespace: ci}\n"
     bindings.write_text(bindings.read_text().replace(deployer, deployer + added))
     cli.main(["plan", "--base", str(tmp_path / "base"), "-f", str(tmp_path / "change"), "-o", "json"])
-    (tmp_path / "plan.json").write_text(capsys.readouterr().out)
+    plan = json.loads(capsys.readouterr().out)
+    for cluster in plan["clusters"]:
+        for change in cluster["changes"]:
+            change["dangers"] = [d.replace("deployer-2", evil) for d in change["dangers"]]
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
     recipe = yaml.safe_load((ROOT / "examples/gitops/ci/plan-on-pull-request.yaml").read_text())
     step = next(
         s for s in recipe["jobs"]["plan"]["steps"] if s.get("name") == "Dangerous changes need a platform review"
@@ -250,6 +256,23 @@ def test_the_ci_recipe_prints_each_danger_as_one_workflow_command(
     assert len(lines) == 4  # the new deployer widens rights in 2 namespaces on 2 prod clusters
     assert all(line.startswith("::error::") for line in lines), lines
     assert any("ci/x%0A::add-mask::DANGER%0D%0A::notice::fine %250A" in line for line in lines)
+
+
+def test_a_subject_name_with_a_newline_never_reaches_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = CASES / "backend-developer-in-prod" / "base"
+    shutil.copytree(case, tmp_path / "base")
+    shutil.copytree(case, tmp_path / "change")
+    bindings = tmp_path / "change" / "bindings.yaml"
+    deployer = "  - {kind: ServiceAccount, name: deployer, namespace: ci}\n"
+    added = '  - {kind: User, name: "x\\n::add-mask::DANGER"}\n'
+    bindings.write_text(bindings.read_text().replace(deployer, deployer + added))
+    code = cli.main(["plan", "--base", str(tmp_path / "base"), "-f", str(tmp_path / "change"), "-o", "json"])
+    out = capsys.readouterr().out
+    assert "::add-mask::" not in out.replace("\\n", "")
+    assert "control characters" in out
+    assert code != 0 or '"problems"' in out
 
 
 @pytest.mark.parametrize("case", ["binding-deleted-delete", "binding-deleted-retain"])
