@@ -122,7 +122,9 @@ _SUBJECT_SYSTEM_USER = "a User subject may not name a system: identity (those ar
 _SUBJECT_SYSTEM_GROUP = (
     "a Group subject may not name a system: group (Kubernetes' own groups stand for whole classes of identities)"
 )
-_SUBJECT_CONTROL = "a subject's name may not contain control characters (a newline or an escape could hide it in a review)"
+_SUBJECT_CONTROL = (
+    "a subject's name may not contain control characters (a newline or an escape could hide it in a review)"
+)
 _SUBJECT_SA_NAME = "a ServiceAccount's name must be a DNS subdomain (lower case letters, digits, '-' and '.')"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
