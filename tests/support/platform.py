@@ -207,12 +207,14 @@ def install_platform(plane: ControlPlaneHandle) -> None:
     """What `helm install` does on the host, and `bizdomain join` for every local member."""
     host = plane["host"]
     host.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    for crd in ("businessdomains", "environmentbindings", "memberclusters", "workspaces"):
+    for crd in ("businessdomains", "environmentbindings", "memberclusters", "workspaces", "sandboxes"):
         host.kubectl("wait", "--for=condition=Established", f"crd/{crd}.bizdomain.io", "--timeout=60s")
     wait_binding_quota_counted(host)
     host.kubectl("create", "namespace", NAMESPACE, check=False)
     host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/budget-policy.yaml"))
+    host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/sandbox-creator-clusterrole.yaml"))
+    host.kubectl("apply", "-f", str(ROOT / "charts/bizdomain/files/sandbox-policy.yaml"))
     for name in MEMBERS:
         subprocess.run(
             [
