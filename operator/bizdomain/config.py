@@ -92,14 +92,16 @@ class Settings(BaseModel):
         return entries
 
     @model_validator(mode="after")
-    def _sandboxes_never_protected(self) -> Settings:
-        protected = sorted(set(self.sandbox_environments) & set(self.protected_environments))
-        if protected:
-            raise ValueError(f"sandboxes can never be allowed in a protected environment: {', '.join(protected)}")
+    def _sandbox_quota_entries(self) -> Settings:
         for entry in self.sandbox_quota:
             if "=" not in entry:
                 raise ValueError(f"sandbox quota entry {entry!r} is not resource=quantity")
         return self
+
+    def sandbox_allowed(self, environment: str) -> bool:
+        """Whether developers may make sandboxes in ``environment``: listed, and never a protected one
+        (a protected environment listed by mistake is ignored; the chart refuses to render it)."""
+        return environment in self.sandbox_environments and not self.is_protected_environment(environment)
 
     def sandbox_quota_profile(self) -> dict[str, str]:
         """The default ResourceQuota hard of a sandbox namespace."""

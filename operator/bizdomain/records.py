@@ -13,7 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from bizdomain import names
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
+from bizdomain.api.sandbox import SandboxSpec
 from bizdomain.plan import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord
+from bizdomain.plan.inputs import SandboxRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -99,3 +101,9 @@ def host_namespace_record(body: Mapping[str, Any]) -> HostNamespaceRecord:
         created=meta.get("creationTimestamp", ""),
         deleting=bool(meta.get("deletionTimestamp")),
     )
+
+
+def sandbox_record(body: Mapping[str, Any]) -> SandboxRecord:
+    meta = _meta(body)
+    common = _common(SandboxSpec, body)
+    return SandboxRecord(namespace=meta["namespace"], created=meta.get("creationTimestamp", ""), **common)

@@ -138,7 +138,7 @@ CRDS: tuple[CrdSpec, ...] = (
         scope="Namespaced",
         spec=SandboxSpec,
         status=SandboxStatus,
-        short_names=("sandbox", "sbx"),
+        short_names=("sbx",),
         columns=(
             {"name": "Domain", "type": "string", "jsonPath": ".status.domain"},
             {"name": "Environment", "type": "string", "jsonPath": ".spec.environment"},

@@ -203,4 +203,8 @@ def plan_cluster(
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:
             plan.tenants[tenant.key] = tenant
+    # Sandboxes after every baseline: a baseline's claim on a name always comes first.
+    from bizdomain.plan.sandbox import add_sandboxes  # noqa: PLC0415  (plan.sandbox builds on this module)
+
+    add_sandboxes(plan, member, world, settings, scope)
     return plan

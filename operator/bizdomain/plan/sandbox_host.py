@@ -45,8 +45,8 @@ def sandboxers(domain: DomainRecord, world: World, settings: Settings) -> dict[s
         return out
     namespace = settings.domain_namespace(domain.name)
     for environment in settings.sandbox_environments:
-        if settings.is_protected_environment(environment):
-            continue  # Settings refuses this already; never, whatever the settings say
+        if not settings.sandbox_allowed(environment):
+            continue  # never a protected environment, whatever the settings list
         binding = world.bindings.get((namespace, environment))
         if binding is None or binding.spec is None or binding.deleting:
             continue
