@@ -73,7 +73,8 @@ def test_names_and_scope(crd: CrdSpec) -> None:
     assert spec_names["singular"] == crd.kind.lower()
     assert spec_names["listKind"] == f"{crd.kind}List"
     assert "bizdomain" in spec_names["categories"], "`kubectl get bizdomain` lists every kind"
-    assert body["spec"]["scope"] == ("Namespaced" if crd.kind in (names.KIND_BINDING, names.KIND_SANDBOX) else "Cluster")
+    namespaced = crd.kind in (names.KIND_BINDING, names.KIND_SANDBOX)
+    assert body["spec"]["scope"] == ("Namespaced" if namespaced else "Cluster")
 
 
 @pytest.mark.parametrize("crd", crd_params())
