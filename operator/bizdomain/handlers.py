@@ -22,7 +22,7 @@ from bizdomain.members import Kube, KubeError, host_credentials, open_session
 from bizdomain.plan import domain_for_namespace, host_namespace_state
 from bizdomain.records import binding_record, domain_record, host_namespace_record, member_record, sandbox_record
 from bizdomain.runtime import Runtime, world_from_indexes
-from bizdomain.sandbox_keeper import keep, mark_deleting, wait_for_sandbox_cleanup
+from bizdomain.sandbox_keeper import hold_until_clean, keep
 
 log = logging.getLogger(__name__)
 INDEXES = ("domain_index", "binding_index", "member_index", "host_namespace_index", "sandbox_index")
@@ -314,5 +314,4 @@ async def on_sandbox_delete(
     """Hold the finalizer until every member deleted the sandbox's namespaces (never released on a timer)."""
     rt = _runtime(memo, kwargs)
     environment = spec.get("environment")
-    await mark_deleting(rt, namespace or "", name)
-    wait_for_sandbox_cleanup(rt, namespace=namespace or "", name=name, environment=environment, started=started)
+    await hold_until_clean(rt, namespace=namespace or "", name=name, environment=environment, started=started)

@@ -8,7 +8,7 @@ member has pruned its namespaces, by the same fail-closed path as a deleted bind
 unreachable member deletes nothing and the sandbox waits). A Sandbox the operator cannot see (not
 in its index, or without a creation time) is never taken as expired.
 
-:func:`wait_for_sandbox_cleanup` is what the deletion handler calls.
+:func:`hold_until_clean` is what the deletion handler calls.
 """
 
 from __future__ import annotations
@@ -68,9 +68,17 @@ def _was_expiring(sandbox: SandboxRecord) -> bool:
     return any(c.get("type") == names.COND_EXPIRING_SOON and c.get("status") == "True" for c in conditions)
 
 
-async def _write_status(rt: Runtime, sandbox: SandboxRecord, now: datetime.datetime) -> dict[str, Any]:
+async def _write_status(
+    rt: Runtime, sandbox: SandboxRecord, now: datetime.datetime, blocked: str = ""
+) -> dict[str, Any]:
     reports = {name: p.report for name, p in rt.passes.items()}
-    status = sandbox_status(sandbox, rt.world(), reports, rt.settings, now).to_wire()
+    model = sandbox_status(sandbox, rt.world(), reports, rt.settings, now)
+    if blocked:  # its deletion waits for an unreachable member
+        ready = model.conditions[0]
+        model.conditions[0] = ready.model_copy(
+            update={"status": "False", "reason": names.Reason.DELETION_BLOCKED, "message": blocked}
+        )
+    status = model.to_wire()
     if not same_status(status, sandbox.status):
         await rt.status_host.merge_patch(
             names.KIND_SANDBOX, sandbox.name, sandbox.namespace, {"status": status}, subresource="status"
@@ -80,6 +88,7 @@ async def _write_status(rt: Runtime, sandbox: SandboxRecord, now: datetime.datet
 
 async def keep(rt: Runtime, namespace: str, name: str, stopped: Any) -> None:
     """Tend one Sandbox until it is deleted (the daemon's body)."""
+    expired = False  # announced once per keeper; the delete itself is repeated until it is seen
     while not stopped:
         sandbox = rt.world().sandboxes.get((namespace, name))
         if sandbox is None or sandbox.deleting:
@@ -101,7 +110,8 @@ async def keep(rt: Runtime, namespace: str, name: str, stopped: Any) -> None:
             message = f"sandbox {name} expires at {status.get('expiresAt')}: extend it with spec.expiresAt"
             await event(rt, sandbox, "Normal", names.Reason.EXPIRING_SOON, message)
         if end is not None and now >= end:
-            await _expire(rt, sandbox)
+            await _expire(rt, sandbox, announce=not expired)
+            expired = True
             await stopped.wait(1.0)
             continue
         due = [t for t in (expiring_at(sandbox), end) if t is not None and t > now]
@@ -109,31 +119,22 @@ async def keep(rt: Runtime, namespace: str, name: str, stopped: Any) -> None:
         await stopped.wait(max(pause, 0.05))
 
 
-async def _expire(rt: Runtime, sandbox: SandboxRecord) -> None:
+async def _expire(rt: Runtime, sandbox: SandboxRecord, *, announce: bool) -> None:
     """Delete the expired Sandbox (this very one, by uid); its finalizer does the rest."""
-    await event(rt, sandbox, "Normal", names.Reason.EXPIRED, f"sandbox {sandbox.name} expired: deleting it")
+    if announce:
+        await event(rt, sandbox, "Normal", names.Reason.EXPIRED, f"sandbox {sandbox.name} expired: deleting it")
     try:
         await rt.host.delete(names.KIND_SANDBOX, sandbox.name, sandbox.namespace, uid=sandbox.uid)
     except KubeError as exc:
         log.warning("sandbox %s/%s: deleting at expiry failed: %s", sandbox.namespace, sandbox.name, exc)
 
 
-async def mark_deleting(rt: Runtime, namespace: str, name: str) -> None:
-    """Status while the deletion waits (phase Deleting): the keeper has stopped by then."""
-    sandbox = rt.world().sandboxes.get((namespace, name))
-    if sandbox is None or not sandbox.deleting:
-        return
-    try:
-        await _write_status(rt, sandbox, datetime.datetime.now(datetime.UTC))
-    except KubeError as exc:
-        log.warning("sandbox %s/%s: writing status failed: %s", namespace, name, exc)
-
-
-def wait_for_sandbox_cleanup(
+async def hold_until_clean(
     rt: Runtime, *, namespace: str, name: str, environment: str | None, started: datetime.datetime
 ) -> None:
-    """Hold the finalizer until every member pruned the sandbox's namespaces. Never released on a
-    timer: a member that cannot be read deletes nothing, and the sandbox waits for it."""
+    """Hold the finalizer until every member pruned the sandbox's namespaces (the deletion handler's
+    body). Never released on a timer: a member that cannot be read deletes nothing, and the sandbox
+    waits for it in phase Deleting, its Ready condition (and one Event) saying DeletionBlocked."""
     domain = domain_for_namespace(namespace, rt.settings)
     if domain is None or environment is None:
         return
@@ -142,13 +143,27 @@ def wait_for_sandbox_cleanup(
     done, blocked = rt.cleanup_state(domain, tenant_environment(environment, name), since)
     if done:
         return
+    message = (
+        f"waiting for unreachable clusters {', '.join(blocked)}: the sandbox's namespaces there are deleted "
+        "once they are back"
+    )
+    sandbox = rt.world().sandboxes.get((namespace, name))
+    if sandbox is not None and sandbox.deleting:
+        try:
+            await _write_status(rt, sandbox, datetime.datetime.now(datetime.UTC), message if blocked else "")
+        except KubeError as exc:
+            log.warning("sandbox %s/%s: writing status failed: %s", namespace, name, exc)
+        if blocked and _ready_reason(sandbox.status) != names.Reason.DELETION_BLOCKED:  # once (as last written)
+            await event(rt, sandbox, "Warning", names.Reason.DELETION_BLOCKED, message)
     if blocked:
-        raise kopf.TemporaryError(
-            f"{names.Reason.DELETION_BLOCKED}: waiting for unreachable clusters {', '.join(blocked)}: "
-            "the sandbox's namespaces there are deleted once they are back",
-            delay=5,
-        )
+        raise kopf.TemporaryError(f"{names.Reason.DELETION_BLOCKED}: {message}", delay=5)
     raise kopf.TemporaryError("waiting for member clusters to delete the sandbox's namespaces", delay=1)
 
 
-__all__ = ["keep", "mark_deleting", "wait_for_sandbox_cleanup"]
+def _ready_reason(status: dict[str, Any]) -> str | None:
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == names.COND_READY), {})
+    reason = ready.get("reason")
+    return str(reason) if reason is not None else None
+
+
+__all__ = ["hold_until_clean", "keep"]

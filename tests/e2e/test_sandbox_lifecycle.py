@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import signal
 from typing import Any
 
 import pytest
@@ -113,16 +114,39 @@ def test_a_stopped_member_deletes_nothing_until_it_is_back(platform: Platform, d
     platform.plane.stop_apiserver("dev")
     try:
         platform.delete("sandbox", "outage", f"domain-{domain}", wait=False)
-        wait_status(platform, domain, "outage", "Deleting", lambda s: s.get("phase") == "Deleting", timeout=30)
         # The operator has seen dev unreachable during the deletion: it holds the finalizer, deletes nothing.
-        wait_until(lambda: "DeletionBlocked" in _events(platform, domain, "outage"), timeout=60, what="held")
-        assert platform.get("sandbox", "outage", f"domain-{domain}") is not None
+        held = wait_status(
+            platform, domain, "outage", "held", lambda s: condition(s).get("reason") == "DeletionBlocked"
+        )
+        assert held["status"]["phase"] == "Deleting"
+        assert "DeletionBlocked" in _events(platform, domain, "outage")
     finally:
         platform.plane.start_apiserver("dev")
     ns = platform.get("namespace", namespace, cluster="dev") or {}
     assert not ns or ns["metadata"]["uid"] == uid
     wait_until(lambda: platform.get("sandbox", "outage", f"domain-{domain}") is None, timeout=120, what="sandbox gone")
     wait_until(lambda: platform.get("namespace", namespace, cluster="dev") is None, timeout=90, what="namespace gone")
+
+
+def test_an_operator_killed_around_expiry_neither_loses_nor_doubles_it(platform: Platform, domain: str) -> None:
+    ready = make(platform, domain, "killed", expiresAt=soon(20))
+    namespace = f"{domain}--killed"
+    end = datetime.datetime.fromisoformat(ready["status"]["expiresAt"].replace("Z", "+00:00"))
+    at = end - datetime.timedelta(seconds=1)
+    wait_until(lambda: datetime.datetime.now(datetime.UTC) >= at, timeout=60, interval=0.2, what="just before expiry")
+    platform.operator.stop(signal.SIGKILL)
+    try:
+        wait_until(lambda: datetime.datetime.now(datetime.UTC) >= end, timeout=30, interval=0.2, what="expiry")
+        assert platform.get("namespace", namespace, cluster="dev") is not None  # nobody deletes while it is down
+    finally:
+        platform.operator.start()
+    wait_until(lambda: platform.get("sandbox", "killed", f"domain-{domain}") is None, timeout=120, what="sandbox gone")
+    wait_until(lambda: platform.get("namespace", namespace, cluster="dev") is None, timeout=90, what="namespace gone")
+    platform.operator.stop(signal.SIGKILL)  # and once more after it: nothing comes back
+    platform.operator.start()
+    make(platform, domain, "after-kill")  # the operator is back at work (a full pass ran) ...
+    assert platform.get("namespace", namespace, cluster="dev") is None  # ... and made nothing of "killed" again
+    assert _events(platform, domain, "killed").count("Expired:") == 1
 
 
 def test_over_budget_is_frozen_and_creates_nothing(platform: Platform, make_domain: Any, domain: str) -> None:
@@ -145,7 +169,8 @@ def test_over_budget_is_frozen_and_creates_nothing(platform: Platform, make_doma
 
 def _events(platform: Platform, domain: str, name: str) -> str:
     listed = json.loads(platform.host.kubectl("get", "events", "-n", f"domain-{domain}", "-o", "json").stdout)
-    return " ".join(e.get("message", "") for e in listed["items"] if e["involvedObject"].get("name") == name)
+    mine = [e for e in listed["items"] if e["involvedObject"].get("name") == name]
+    return " ".join(f"{e.get('reason')}: {e.get('message', '')}" for e in mine)
 
 
 def _open(platform: Platform, name: str) -> None:
