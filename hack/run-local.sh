@@ -13,6 +13,8 @@ members="${MEMBERS:-dev prod}"
 k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
 k apply -f charts/bizdomain/files/domain-owner-clusterrole.yaml >/dev/null
 k apply -f charts/bizdomain/files/budget-policy.yaml >/dev/null
+k apply -f charts/bizdomain/files/sandbox-creator-clusterrole.yaml >/dev/null
+k apply -f charts/bizdomain/files/sandbox-policy.yaml >/dev/null
 for m in $members; do
   .venv/bin/bizdomain join --host-kubeconfig "$host" --member-kubeconfig ".cluster/$m.kubeconfig" \
     --name "$m" --environment "$m" --namespace "$ns"

@@ -172,13 +172,21 @@ def install_platform(state: State, members: Mapping[str, Sequence[str]], namespa
         return kubectl(state, "host", *args, check=check).stdout
 
     host("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    for plural in (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER, names.PLURAL_WORKSPACE):
+    for plural in (
+        names.PLURAL_DOMAIN,
+        names.PLURAL_BINDING,
+        names.PLURAL_MEMBER,
+        names.PLURAL_WORKSPACE,
+        names.PLURAL_SANDBOX,
+    ):
         host("wait", "--for=condition=Established", f"crd/{plural}.{names.GROUP}", "--timeout=60s")
     # Bindings are capped by a quota in each domain namespace: wait until new quotas are counted.
     wait_quota_counts(host, names.BINDING_COUNT_RESOURCE)
     host("create", "namespace", namespace, check=False)
     host("apply", "-f", str(REPO / "charts/bizdomain/files/domain-owner-clusterrole.yaml"))
     host("apply", "-f", str(REPO / "charts/bizdomain/files/budget-policy.yaml"))
+    host("apply", "-f", str(REPO / "charts/bizdomain/files/sandbox-creator-clusterrole.yaml"))
+    host("apply", "-f", str(REPO / "charts/bizdomain/files/sandbox-policy.yaml"))
     host_kubeconfig = Path(state.clusters["host"].kubeconfig)
     for member, environments in members.items():
         join_member(host_kubeconfig, Path(state.clusters[member].kubeconfig), member, environments, namespace=namespace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # Never "privileged": the member admission policy refuses it too (a stolen token must not lower it).
@@ -61,6 +61,19 @@ class Settings(BaseModel):
     max_bindings_per_domain: int = Field(
         10, ge=0, description="EnvironmentBindings a domain may have (a host ResourceQuota in its namespace)."
     )
+    sandbox_environments: tuple[str, ...] = Field(
+        ("dev",), description="Environments where developers may make sandboxes (never a protected one)."
+    )
+    sandbox_max_lifetime_hours: int = Field(
+        168, ge=1, le=24 * 90, description="Longest a sandbox may live, from creation, extensions included."
+    )
+    max_sandboxes_per_domain: int = Field(
+        5, ge=0, description="Sandboxes a domain may hold at once (the host ResourceQuota in its namespace)."
+    )
+    sandbox_quota: tuple[str, ...] = Field(
+        ("requests.cpu=1", "requests.memory=2Gi", "limits.cpu=2", "limits.memory=4Gi", "pods=10"),
+        description="ResourceQuota of each sandbox namespace unless the sandbox sets one (resource=quantity).",
+    )
 
     @field_validator("allowed_cluster_roles")
     @classmethod
@@ -77,6 +90,22 @@ class Settings(BaseModel):
             if level not in POD_SECURITY_LEVELS:
                 raise ValueError(f"pod security level {level!r} is not one of {', '.join(POD_SECURITY_LEVELS)}")
         return entries
+
+    @model_validator(mode="after")
+    def _sandbox_quota_entries(self) -> Settings:
+        for entry in self.sandbox_quota:
+            if "=" not in entry:
+                raise ValueError(f"sandbox quota entry {entry!r} is not resource=quantity")
+        return self
+
+    def sandbox_allowed(self, environment: str) -> bool:
+        """Whether developers may make sandboxes in ``environment``: listed, and never a protected one
+        (a protected environment listed by mistake is ignored; the chart refuses to render it)."""
+        return environment in self.sandbox_environments and not self.is_protected_environment(environment)
+
+    def sandbox_quota_profile(self) -> dict[str, str]:
+        """The default ResourceQuota hard of a sandbox namespace."""
+        return dict(entry.split("=", 1) for entry in self.sandbox_quota)
 
     def pod_security_level(self, environment: str) -> str:
         """The Pod Security level tenant namespaces of ``environment`` are held to."""
@@ -118,6 +147,8 @@ class Settings(BaseModel):
             "ALLOW_UNSAFE_KUBECONFIGS": "allow_unsafe_kubeconfigs",
             "TOKEN_RENEW_FRACTION": "token_renew_fraction",
             "MAX_BINDINGS_PER_DOMAIN": "max_bindings_per_domain",
+            "SANDBOX_MAX_LIFETIME_HOURS": "sandbox_max_lifetime_hours",
+            "MAX_SANDBOXES_PER_DOMAIN": "max_sandboxes_per_domain",
         }
         for var, field in scalars.items():
             if f"BIZDOMAIN_{var}" in env:
@@ -128,6 +159,8 @@ class Settings(BaseModel):
             "PROTECTED_ENVIRONMENTS": "protected_environments",
             "POD_SECURITY": "pod_security",
             "DEPLOYER_NAMESPACES": "deployer_namespaces",
+            "SANDBOX_ENVIRONMENTS": "sandbox_environments",
+            "SANDBOX_QUOTA": "sandbox_quota",
         }
         for var, field in lists.items():
             if f"BIZDOMAIN_{var}" in env:

@@ -21,11 +21,12 @@ from bizdomain.config import Settings
 from bizdomain.hostclient import host_kube
 from bizdomain.members import Kube, KubeError, host_credentials, open_session
 from bizdomain.plan import domain_for_namespace, host_namespace_state
-from bizdomain.records import binding_record, domain_record, host_namespace_record, member_record
+from bizdomain.records import binding_record, domain_record, host_namespace_record, member_record, sandbox_record
 from bizdomain.runtime import Runtime, world_from_indexes
+from bizdomain.sandbox_keeper import hold_until_clean, keep
 
 log = logging.getLogger(__name__)
-INDEXES = ("domain_index", "binding_index", "member_index", "host_namespace_index")
+INDEXES = ("domain_index", "binding_index", "member_index", "host_namespace_index", "sandbox_index")
 KOPF_CONNECTIONS = 48  # kopf's watch streams (3) plus its finalizer patches during a burst of new objects
 
 
@@ -263,3 +264,42 @@ async def _delete_host_namespace(rt: Runtime, domain: str) -> None:
         await host.delete("Namespace", namespace, uid=live.uid or None)
     except KubeError as exc:
         raise kopf.TemporaryError(f"deleting the domain's host namespace failed: {exc}", delay=5) from exc
+
+
+# ---- sandboxes -----------------------------------------------------------------------------
+
+
+@kopf.index(names.GROUP, names.VERSION, names.PLURAL_SANDBOX)
+async def sandbox_index(namespace: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): sandbox_record(body, memo.runtime.specs)}
+
+
+@kopf.on.event(names.GROUP, names.VERSION, names.PLURAL_SANDBOX)
+async def on_sandbox_event(body: kopf.Body, event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A sandbox changed: every cluster syncs its domain."""
+    runtime: Runtime = memo.runtime
+    runtime.loaded()  # kopf runs no resource handler before it has filled the indexes
+    if runtime.changes.changed(names.KIND_SANDBOX, body, event.get("type")):
+        namespace = body.get("metadata", {}).get("namespace") or ""
+        runtime.poke(domain=domain_for_namespace(namespace, runtime.settings))
+
+
+@kopf.daemon(names.GROUP, names.VERSION, names.PLURAL_SANDBOX, cancellation_timeout=5.0)
+async def sandbox_keeper(
+    name: str, namespace: str | None, stopped: kopf.DaemonStopped, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Status, ExpiringSoon and the expiry of one sandbox, on time (see bizdomain.sandbox_keeper)."""
+    runtime: Runtime = memo.runtime
+    runtime.loaded()
+    await keep(runtime, namespace or "", name, stopped)
+
+
+@kopf.on.delete(names.GROUP, names.VERSION, names.PLURAL_SANDBOX)
+async def on_sandbox_delete(
+    *, name: str, namespace: str | None, spec: kopf.Spec, started: datetime.datetime, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Hold the finalizer until every member deleted the sandbox's namespaces (never released on a timer)."""
+    rt: Runtime = memo.runtime
+    rt.loaded()
+    environment = spec.get("environment")
+    await hold_until_clean(rt, namespace=namespace or "", name=name, environment=environment, started=started)

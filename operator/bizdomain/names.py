@@ -96,6 +96,22 @@ ANNOTATION_BUDGET_PREFIX: Final = f"budget.{GROUP}/"  # + <environment>.<resourc
 ANNOTATION_DEFAULT_BUDGET_PREFIX: Final = f"default-budget.{GROUP}/"  # + <resource>
 ANNOTATION_LIMITS_MAX_PREFIX: Final = f"limits-max.{GROUP}/"  # + <resource>
 BUDGET_POLICY: Final = "bizdomain-budgets"
+# Sandboxes (api/sandbox.py): the kind, its count in the host quota, who may make them, where they live.
+KIND_SANDBOX: Final = "Sandbox"
+PLURAL_SANDBOX: Final = "sandboxes"
+SANDBOX_COUNT_RESOURCE: Final = f"count/{PLURAL_SANDBOX}.{GROUP}"
+HOST_SANDBOX_ROLE: Final = f"{GROUP}:sandbox-creator"  # ClusterRole the chart installs
+SANDBOXERS_BINDING: Final = f"{GROUP}:sandboxers"  # RoleBinding in domain-<name>
+# On domain-<name>, read by the host policy `bizdomain-sandboxes` from namespaceObject: per environment
+# where sandboxes are allowed, who may make them ("User:<name>" / "Group:<name>", one per line), and
+# the platform's longest lifetime in seconds.
+ANNOTATION_SANDBOXERS_PREFIX: Final = f"sandboxers.{GROUP}/"  # + <environment>
+ANNOTATION_SANDBOX_MAX_LIFETIME: Final = f"sandbox.{GROUP}/max-lifetime-seconds"
+SANDBOX_POLICY: Final = "bizdomain-sandboxes"
+# On each member namespace made for a sandbox: its name and uid (deletion selects by the uid).
+LABEL_SANDBOX: Final = f"{GROUP}/sandbox"
+LABEL_SANDBOX_UID: Final = f"{GROUP}/sandbox-uid"
+COMPONENT_SANDBOX: Final = "sandbox"
 
 # Condition types.
 COND_READY: Final = "Ready"
@@ -103,6 +119,7 @@ COND_RECONCILING: Final = "Reconciling"
 COND_DEGRADED: Final = "Degraded"
 # Usage of a domain's budget passed the budget (it was lowered below what runs): said, nothing deleted.
 COND_OVER_BUDGET: Final = "OverBudget"
+COND_EXPIRING_SOON: Final = "ExpiringSoon"  # a sandbox past 80% of its life (once)
 
 
 class Reason:
@@ -139,6 +156,11 @@ class Reason:
     OVER_BUDGET: Final = "OverBudget"
     WITHIN_BUDGET: Final = "WithinBudget"
     LIMITS_EXCEEDED: Final = "LimitsExceeded"
+    # Sandboxes.
+    EXPIRING_SOON: Final = "ExpiringSoon"
+    EXPIRED: Final = "Expired"
+    SANDBOX_NOT_ALLOWED: Final = "SandboxNotAllowed"
+    BASE_NOT_FOUND: Final = "BaseEnvironmentNotFound"
 
 
 # A pass that failed for one of these reasons says the member cannot be reached (or refused us).

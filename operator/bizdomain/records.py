@@ -15,7 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from bizdomain import names
 from bizdomain.api import BusinessDomainSpec, EnvironmentBindingSpec, MemberClusterSpec
+from bizdomain.api.sandbox import SandboxSpec
 from bizdomain.plan import BindingRecord, DomainRecord, HostNamespaceRecord, MemberRecord
+from bizdomain.plan.inputs import SandboxRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -149,3 +151,9 @@ class ChangeFilter:
             return False
         self._seen[key] = fingerprint
         return True
+
+
+def sandbox_record(body: Mapping[str, Any], specs: SpecCache | None = None) -> SandboxRecord:
+    meta = _meta(body)
+    common = _common(SandboxSpec, body, specs)
+    return SandboxRecord(namespace=meta["namespace"], created=meta.get("creationTimestamp", ""), **common)

@@ -41,6 +41,9 @@ FIXED_NAMES = (
     ("clusterrole", DOMAIN_OWNER_ROLE),
     ("validatingadmissionpolicy", "bizdomain-budgets"),
     ("validatingadmissionpolicybinding", "bizdomain-budgets"),
+    ("clusterrole", "bizdomain.io:sandbox-creator"),
+    ("validatingadmissionpolicy", "bizdomain-sandboxes"),
+    ("validatingadmissionpolicybinding", "bizdomain-sandboxes"),
 )
 
 

@@ -19,13 +19,16 @@ Rule = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 # Everything the operator may do on the host, cluster-wide: (apiGroups, resources, resourceNames, verbs).
 # Widening the chart's ClusterRole fails this test; the README's can-i list is the same, live.
 CLUSTER_RULES: list[Rule] = [
-    (("bizdomain.io",), ("businessdomains", "environmentbindings", "memberclusters"), (), ("list", "watch", "patch")),
-    (("bizdomain.io",), ("businessdomains/status", "environmentbindings/status", "memberclusters/status"), (),
-     ("patch",)),
+    (("bizdomain.io",), ("businessdomains", "environmentbindings", "memberclusters", "sandboxes"), (),
+     ("list", "watch", "patch")),
+    (("bizdomain.io",), ("sandboxes",), (), ("delete",)),
+    (("bizdomain.io",), ("businessdomains/status", "environmentbindings/status", "memberclusters/status",
+                         "sandboxes/status"), (), ("patch",)),
     (("",), ("namespaces",), (), ("list", "watch", "create", "patch", "delete")),
     (("rbac.authorization.k8s.io",), ("rolebindings",), (), ("list", "create", "patch", "delete")),
     (("",), ("resourcequotas",), (), ("list", "create", "patch", "delete")),
-    (("rbac.authorization.k8s.io",), ("clusterroles",), (DOMAIN_OWNER_ROLE,), ("bind",)),
+    (("rbac.authorization.k8s.io",), ("clusterroles",), (DOMAIN_OWNER_ROLE, "bizdomain.io:sandbox-creator"),
+     ("bind",)),
     (("",), ("events",), (), ("create",)),
 ]  # fmt: skip
 # ... and in the release namespace only: the members' kubeconfig Secrets, read by name, and the
@@ -87,7 +90,7 @@ def test_helm_lint(values: list[str]) -> None:
 def test_rbac_is_exactly_the_table() -> None:
     objects = render()
     roles = {o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"}
-    assert roles == {"bizdomain", DOMAIN_OWNER_ROLE}
+    assert roles == {"bizdomain", DOMAIN_OWNER_ROLE, "bizdomain.io:sandbox-creator"}
     assert grants(rules_of(find(objects, "ClusterRole", "bizdomain"))) == grants(CLUSTER_RULES)
     role = find(objects, "Role")
     assert role["metadata"]["namespace"] == "bizdomain-system"
@@ -103,6 +106,18 @@ def test_rbac_is_exactly_the_table() -> None:
 def test_domain_owner_role_has_one_source() -> None:
     source = yaml.safe_load((CHART / "files" / "domain-owner-clusterrole.yaml").read_text())
     assert find(render(), "ClusterRole", DOMAIN_OWNER_ROLE) == source
+
+
+def test_sandbox_role_and_policy_have_one_source() -> None:
+    source = yaml.safe_load((CHART / "files" / "sandbox-creator-clusterrole.yaml").read_text())
+    assert find(render(), "ClusterRole", "bizdomain.io:sandbox-creator") == source
+    policies = list(yaml.safe_load_all((CHART / "files" / "sandbox-policy.yaml").read_text()))
+    assert find(render(), "ValidatingAdmissionPolicy", "bizdomain-sandboxes") == policies[0]
+
+
+def test_sandboxes_are_never_allowed_in_a_protected_environment() -> None:
+    with pytest.raises(AssertionError, match="protected environment"):
+        render("sandboxes.environments={dev,prod}")
 
 
 def test_no_lease_without_leader_election() -> None:

@@ -52,6 +52,12 @@ def B(d: str, env: str = "dev", **spec: Any) -> Doc:
     return binding_doc(d, env, **spec)
 
 
+def S(d: str, name: str = "feature-x", **spec: Any) -> Doc:  # a Sandbox of domain d
+    body = {"environment": "dev", "owner": "mallory@example.com", "ttl": "2h", **spec}
+    meta = {"name": name, "namespace": f"domain-{d}"}
+    return {"apiVersion": "bizdomain.io/v1alpha1", "kind": "Sandbox", "metadata": meta, "spec": body}
+
+
 def renamed(doc: Doc, name: str) -> Doc:
     out = copy.deepcopy(doc)
     out["metadata"]["name"] = name
@@ -205,6 +211,19 @@ CASES = [
          reason="LimitsExceeded", message="limits.max.cpu 1 is above",
          setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}),
                           B(d, limits={"max": {"cpu": "1"}})]),
+    # --- "--" is reserved for sandbox namespaces ({project}--{sandbox}): no baseline name may hold it
+    Case("domain-name-double-dash", lambda d: [renamed(D(d), f"{d}--x")], refused="may not contain '--'"),
+    Case("project-double-dash", lambda d: [D(d, projects=[{"name": "api--x"}])], refused="reserved for sandboxes"),
+    Case("template-double-dash", lambda d: [B(d, namespaceTemplate="{project}--{environment}")],
+         refused="reserved for sandboxes", setup=lambda d: [D(d)]),
+    # --- Sandbox, refused at admission (schema, CEL, the host policy bizdomain-sandboxes)
+    Case("sandbox-name-double-dash", lambda d: [S(d, "a--b")], refused="without '--'", setup=lambda d: [D(d)]),
+    Case("sandbox-ttl-days", lambda d: [S(d, ttl="2d")], refused="spec.ttl", setup=lambda d: [D(d)]),
+    Case("sandbox-in-someone-elses-name", lambda d: [S(d)], refused="spec.owner must be you",
+         setup=lambda d: [D(d), B(d)]),
+    Case("sandbox-in-prod", lambda d: [S(d, environment="prod")], refused="bizdomain sandboxes",
+         setup=lambda d: [D(d), B(d), B(d, "prod")]),
+    Case("sandbox-no-owner", lambda d: [S(d, owner="")], refused="spec.owner", setup=lambda d: [D(d)]),
 ]  # fmt: skip
 
 

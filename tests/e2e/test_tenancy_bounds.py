@@ -18,6 +18,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 QUOTA = "bizdomain-bindings"
 COUNT = "count/environmentbindings.bizdomain.io"
+# The same quota caps the domain's Sandboxes (platform default 5).
+CAPS = {COUNT: "10", "count/sandboxes.bizdomain.io": "5"}
 TO_99 = json.dumps({"spec": {"hard": {COUNT: "99"}}})
 OWNER_ROLE = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bizdomain.io:domain-owner"}
 
@@ -44,7 +46,7 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
         return quota if quota and COUNT in ((quota.get("status") or {}).get("used") or {}) else None
 
     quota = wait_until(counted, timeout=30, what="the binding quota, counted by the quota controller")
-    assert quota["spec"]["hard"] == {COUNT: "10"}
+    assert quota["spec"]["hard"] == CAPS
     assert quota["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "bizdomain"
 
     # Up to the cap, as the owner (environments no member serves: nothing lands on a member).
@@ -67,12 +69,12 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
         result = host.kubectl(*attempt, as_user=owner, check=False)
         assert result.returncode != 0, f"{attempt}: {result.stdout}"
         assert "Forbidden" in result.stderr or "forbidden" in result.stderr, result.stderr
-    assert platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"}
+    assert platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == CAPS
 
     # A platform admin's hand edit is corrected; a deleted quota comes back.
     host.kubectl("patch", "resourcequota", QUOTA, "-n", ns, "--type=merge", "-p", TO_99)
     wait_until(
-        lambda: platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == {COUNT: "10"},
+        lambda: platform.require("resourcequota", QUOTA, ns)["spec"]["hard"] == CAPS,
         timeout=30,
         what="the quota corrected back to the cap",
     )
@@ -83,7 +85,7 @@ def test_bindings_per_domain_are_capped_by_a_quota_the_owner_cannot_touch(
         timeout=30,
         what="the deleted quota made again",
     )
-    assert back["spec"]["hard"] == {COUNT: "10"}
+    assert back["spec"]["hard"] == CAPS
     wait_until(counted, timeout=30, what="the new quota counted")
     again = host.kubectl("apply", "-f", "-", input=_yaml(binding_doc(d, "x10")), as_user=owner, check=False)
     assert f"exceeded quota: {QUOTA}" in again.stderr, again.stderr

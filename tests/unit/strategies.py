@@ -19,15 +19,15 @@ DEPARTMENTS = ("backend", "sre", "qa")
 ROLES = ("admin", "developer", "viewer", "deployer", "monitoring-reader")
 TIMESTAMPS = ("2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z")
 
-# A DNS label from a tiny alphabet: "a", "b1", "a-b", ...
-short_names = st.from_regex(r"[ab]([-ab1]{0,2}[ab1])?", fullmatch=True)
+# A DNS label from a tiny alphabet: "a", "b1", "a-b", ... (never "--": reserved for sandboxes)
+short_names = st.from_regex(r"[ab](-?[ab1]){0,2}", fullmatch=True)
 # Domain names start with a letter (a CRD rule on metadata.name).
 domain_names = st.from_regex(r"[ab][ab1]{0,2}", fullmatch=True)
 quantities = st.sampled_from(["1", "2", "500m", "0.5", "1Gi", "1024Mi", "0"])
 quota_maps = st.dictionaries(st.sampled_from(["cpu", "pods", "requests.memory", "limits.cpu"]), quantities, max_size=3)
 # Templates the CRD admits: any mix of [a-z0-9-] and placeholders that contains {project}.
 _pieces = st.sampled_from(["{project}", "{domain}", "{environment}", "-"])
-templates = st.lists(_pieces, min_size=1, max_size=5).map("".join).filter(lambda t: "{project}" in t)
+templates = st.lists(_pieces, min_size=1, max_size=5).map("".join).filter(lambda t: "{project}" in t and "--" not in t)
 
 
 def _unique(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -118,7 +118,10 @@ class EnvironmentBindingSpec(ApiModel):
     """What one environment gives a domain: clusters, access, deployers, quota and naming."""
 
     environment: EnvironmentName = Field(
-        json_schema_extra=validations(rule("self == oldSelf", "environment is immutable: create a new binding instead"))
+        json_schema_extra=validations(
+            rule("self == oldSelf", "environment is immutable: create a new binding instead"),
+            rule("!self.contains('--')", "an environment name may not contain '--' (reserved for sandboxes)"),
+        )
     )
     clusters: ClusterSelection | None = None
     access: Annotated[list[AccessEntry], Field(max_length=50)] = Field(
@@ -142,6 +145,7 @@ class EnvironmentBindingSpec(ApiModel):
                 "self.replace('{domain}', '').replace('{project}', '').replace('{environment}', '').matches('^-*$')",
                 TEMPLATE_RULE,
             ),
+            rule("!self.contains('--')", "namespaceTemplate may not contain '--' (reserved for sandboxes)"),
         ),
     )
     deletion_policy: DeletionPolicy | None = Field(
@@ -167,6 +171,8 @@ class EnvironmentBindingSpec(ApiModel):
             bare = bare.replace(placeholder, "")
         if bare.strip("-"):
             raise ValueError(TEMPLATE_RULE)
+        if "--" in self.namespace_template or "--" in self.environment:
+            raise ValueError("namespaceTemplate and environment may not contain '--' (reserved for sandboxes)")
         for entry in self.access:
             if entry.role == "cluster-admin" or entry.role.startswith("system:"):
                 raise ValueError("cluster-admin and system: roles can never be granted to a domain")

@@ -42,7 +42,9 @@ class Project(ApiModel):
             rule(
                 "self.name != 'default' && !self.name.startsWith('kube-')",
                 "a project may not be named default or start with kube-: those namespaces belong to the platform",
-            )
+            ),
+            # "--" is reserved for sandbox namespaces ({project}--{sandbox}, api/sandbox.py).
+            rule("!self.name.contains('--')", "a project name may not contain '--' (reserved for sandboxes)"),
         )
     )
 
@@ -56,6 +58,8 @@ class Project(ApiModel):
         # The same rule as the CEL one above, for objects stored before it existed.
         if self.name == "default" or self.name.startswith("kube-"):
             raise ValueError("a project may not be named default or start with kube-")
+        if "--" in self.name:
+            raise ValueError("a project name may not contain '--' (reserved for sandboxes)")
         return self
 
     def in_environment(self, environment: str) -> bool:

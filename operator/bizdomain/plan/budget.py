@@ -111,7 +111,7 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
     A source lands when every one of its namespaces has a value for every budgeted resource and,
     for each resource, its sum plus what the sources before it allocate plus what the sources
     after it hold now is at most the budget. A source that does not land is frozen; it adds
-    nothing to the allocation (its members keep what they hold, which ``held`` accounts for).
+    only what it ``held`` to the allocation (its members keep that, so no later source may take it).
     """
     verdict = Verdict()
     if budget is None:
@@ -147,6 +147,8 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
                 )
         if problems:
             verdict.problems[source.key] = problems
+            for resource in limit:  # frozen: its members keep what they hold, and nobody may take that room
+                verdict.allocated[resource] += (source.held or {}).get(resource, Decimal(0))
             continue
         for resource in limit:
             verdict.allocated[resource] += own[resource]

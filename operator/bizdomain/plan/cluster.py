@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
-from bizdomain.plan.budget import Source, binding_source, judge
+from bizdomain.plan.budget import judge
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired
-from bizdomain.plan.placement import binding_clusters, selects
+from bizdomain.plan.placement import selects
 from bizdomain.plan.problems import Problem
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.plan.subjects import allowed_subjects
@@ -132,25 +132,21 @@ class TenantMemo:
 
 
 def within_budget(
-    tenant: TenantPlan, domain: DomainRecord, siblings: Sequence[BindingRecord], world: World
+    tenant: TenantPlan, domain: DomainRecord, siblings: Sequence[BindingRecord], world: World, settings: Settings
 ) -> TenantPlan:
     """The tenant, frozen (``BudgetExceeded``) when the namespaces of every binding of its domain
     and environment (``siblings``), on every cluster each selects, do not fit the domain's budget
-    of that environment (see :mod:`bizdomain.plan.budget`). Judged together: a second binding of
-    the same environment cannot double the budget, and growth of one freezes them all (what they
-    hold stays as it is, so none is squeezed)."""
+    of that environment beside what the domain's landed sandboxes hold (see
+    :mod:`bizdomain.plan.budget`). Judged together: a second binding of the same environment cannot
+    double the budget, and growth of one freezes them all (what they hold stays as it is)."""
+    from bizdomain.plan.sandbox import budget_sources  # noqa: PLC0415  (plan.sandbox builds on this module)
+
     assert domain.spec is not None
     budget = domain.spec.budget(tenant.environment)
     if budget is None:
         return tenant
-    shares = tuple(
-        share
-        for sibling in siblings
-        if sibling.spec is not None
-        for share in binding_source(domain.name, domain.spec, sibling.spec, binding_clusters(sibling, world)).shares
-    )
-    source = Source(f"{names.KIND_BINDING}/{tenant.environment}", shares)
-    problems = judge(tenant.environment, budget, [source]).problems.get(source.key)
+    sources = budget_sources(domain, tenant.environment, siblings, world, settings)
+    problems = judge(tenant.environment, budget, sources).problems.get(sources[0].key)
     if not problems:
         return tenant
     return replace(tenant, frozen=True, problems=[*tenant.problems, *problems])
@@ -200,9 +196,13 @@ def plan_cluster(
     plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
         tenant = planned.tenant(domain, binding, settings)
-        tenant = within_budget(tenant, domain, siblings[tenant.key], world)
+        tenant = within_budget(tenant, domain, siblings[tenant.key], world, settings)
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:
             plan.tenants[tenant.key] = tenant
+    # Sandboxes after every baseline: a baseline's claim on a name always comes first.
+    from bizdomain.plan.sandbox import add_sandboxes  # noqa: PLC0415  (plan.sandbox builds on this module)
+
+    add_sandboxes(plan, member, world, settings, scope)
     return plan

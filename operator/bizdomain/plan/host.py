@@ -23,6 +23,7 @@ from bizdomain.plan.budget import host_annotations
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import DomainRecord, HostNamespaceRecord, World
 from bizdomain.plan.objects import Desired, build
+from bizdomain.plan.sandbox_host import sandbox_annotations, sandboxers, sandboxers_binding
 from bizdomain.plan.subjects import allowed_subjects
 
 
@@ -129,15 +130,20 @@ class HostPlan:
         return [*self.create, *self.apply]
 
 
-def _namespace(domain: DomainRecord, settings: Settings) -> Desired:
+def _namespace(domain: DomainRecord, settings: Settings, world: World | None = None) -> Desired:
     labels = {**host_labels(domain.name), names.LABEL_DOMAIN_UID: domain.uid}
     # Its budgets, for the host admission policy (see plan.budget.host_annotations).
     annotations = host_annotations(domain.spec) if domain.spec is not None else None
+    if world is not None:  # who may make sandboxes, for the sandbox policy (plan.sandbox_host)
+        annotations = {**(annotations or {}), **sandbox_annotations(sandboxers(domain, world, settings), settings)}
     return build("Namespace", settings.domain_namespace(domain.name), None, labels, {}, annotations)
 
 
 def _quota(domain: DomainRecord, settings: Settings) -> Desired:
-    hard = {names.BINDING_COUNT_RESOURCE: str(settings.max_bindings_per_domain)}
+    hard = {
+        names.BINDING_COUNT_RESOURCE: str(settings.max_bindings_per_domain),
+        names.SANDBOX_COUNT_RESOURCE: str(settings.max_sandboxes_per_domain),
+    }
     namespace = settings.domain_namespace(domain.name)
     return build("ResourceQuota", names.HOST_QUOTA_NAME, namespace, host_labels(domain.name), {"spec": {"hard": hard}})
 
@@ -170,11 +176,14 @@ def desired_host(world: World, settings: Settings) -> HostPlan:
             plan.create.append(_namespace(domain, settings))
         elif verdict.trusted:
             plan.trusted[verdict.namespace] = domain.name
-            plan.apply.append(_namespace(domain, settings))
+            plan.apply.append(_namespace(domain, settings, world))
         else:
             continue
         plan.apply.append(_quota(domain, settings))
         owners = _owners(domain, settings)
         if owners is not None:
             plan.apply.append(owners)
+        creators = sandboxers_binding(domain.name, sandboxers(domain, world, settings), settings)
+        if creators is not None:
+            plan.apply.append(creators)
     return plan

@@ -13,6 +13,7 @@ from typing import Any
 from bizdomain.api.binding import EnvironmentBindingSpec
 from bizdomain.api.domain import BusinessDomainSpec
 from bizdomain.api.member import MemberClusterSpec
+from bizdomain.api.sandbox import SandboxSpec
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,25 @@ class HostNamespaceRecord:
 
 
 @dataclass(frozen=True)
+class SandboxRecord:
+    """A Sandbox on the host (in ``domain-<name>``): see :mod:`bizdomain.plan.sandbox`."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    created: str
+    spec: SandboxSpec | None
+    error: str | None = None
+    deleting: bool = False
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True)
 class World:
     """Everything the operator knows about the host, at one instant."""
 
@@ -84,3 +104,4 @@ class World:
     # Host namespaces named like a domain's (see plan.host.host_namespace_state): trust is positive,
     # a domain whose namespace is not here, or not the operator's for its uid, is not acted on.
     host_namespaces: dict[str, HostNamespaceRecord] = field(default_factory=dict)
+    sandboxes: dict[tuple[str, str], SandboxRecord] = field(default_factory=dict)

@@ -53,6 +53,7 @@ def world_from_indexes(indexes: Mapping[str, Any]) -> World:
         bindings=first(indexes["binding_index"]),
         members=first(indexes["member_index"]),
         host_namespaces=first(indexes["host_namespace_index"]) if "host_namespace_index" in indexes else {},
+        sandboxes=first(indexes["sandbox_index"]) if "sandbox_index" in indexes else {},
     )
 
 

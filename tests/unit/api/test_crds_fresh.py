@@ -59,6 +59,7 @@ def test_every_kind_has_its_file() -> None:
         names.KIND_BINDING,
         names.KIND_MEMBER,
         names.KIND_WORKSPACE,
+        names.KIND_SANDBOX,
     }
 
 
@@ -72,7 +73,8 @@ def test_names_and_scope(crd: CrdSpec) -> None:
     assert spec_names["singular"] == crd.kind.lower()
     assert spec_names["listKind"] == f"{crd.kind}List"
     assert "bizdomain" in spec_names["categories"], "`kubectl get bizdomain` lists every kind"
-    assert body["spec"]["scope"] == ("Namespaced" if crd.kind == names.KIND_BINDING else "Cluster")
+    namespaced = crd.kind in (names.KIND_BINDING, names.KIND_SANDBOX)
+    assert body["spec"]["scope"] == ("Namespaced" if namespaced else "Cluster")
 
 
 @pytest.mark.parametrize("crd", crd_params())

@@ -422,7 +422,7 @@ def test_namespace_of_exactly_63_characters_is_fine() -> None:
     assert max(len(n) for n in plan.namespaces) == 63
 
 
-@pytest.mark.parametrize("template", ["-{project}", "{project}-", "{project}--"])
+@pytest.mark.parametrize("template", ["-{project}", "{project}-", "{project}-{environment}-"])
 def test_template_that_makes_no_dns_label_freezes_the_tenant(template: str) -> None:
     plan = plan_for(factories.domain_spec_dict(), factories.binding_spec_dict(namespaceTemplate=template))
     assert_frozen(plan, names.Reason.INVALID_SPEC, "DNS label")

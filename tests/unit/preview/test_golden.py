@@ -97,7 +97,7 @@ def test_a_name_with_terminal_escapes_cannot_hide_a_danger_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The attacker's change: admin for a user whose name moves the cursor up and erases the DANGER
-    line (a subject's name is free text). Printed for a terminal, the escapes are shown, not obeyed."""
+    line. Such a name is refused, and what the plan prints of it is escaped, never obeyed."""
     case = CASES / "new-domain" / "change"
     for file in case.iterdir():
         (tmp_path / file.name).write_text(file.read_text())
@@ -106,9 +106,10 @@ def test_a_name_with_terminal_escapes_cannot_hide_a_danger_line(
     (tmp_path / "domain.yaml").write_text(
         domain.replace("{kind: Group, name: sre}", f'{{kind: User, name: "{hidden}"}}')
     )
-    out, code = _run(["plan", "-f", str(tmp_path), "--color", "always", "--detailed-exitcode"], capsys)
-    assert code == 2
+    out, _ = _run(["plan", "-f", str(tmp_path), "--color", "always", "--detailed-exitcode"], capsys)
     assert "\x1b[1A" not in out
     assert "\x1b[2K" not in out
     assert "\x1b[8m" not in out
-    assert "DANGER: grants admin to User mallory\\x1b[1A\\x1b[2K\\x1b[8m in namespace 'payments'" in out
+    # Such a name is refused (at admission, and here as the operator parses it): it grants nothing.
+    assert "may not contain control characters" in out
+    assert "grants admin to User mallory" not in out

@@ -1,0 +1,326 @@
+"""Sandboxes on a member: each one a tenant of its own, planned like a baseline binding. Pure.
+
+A sandbox of domain ``d`` based on environment ``dev`` is the tenant ``(d, "dev--<sandbox>")``:
+its member objects carry that environment label, so the decide step's rules apply unchanged
+(a namespace keeps its owner by domain uid and tenant; prune only what is ours; a frozen
+tenant creates and grants nothing). ``--`` is reserved (api/sandbox.py), so a sandbox's tenant
+and namespaces (``{project}--{sandbox}``) can never be a baseline's or another sandbox's.
+
+Its namespaces carry the base binding's access matrix and deployers, its owner as ``admin``
+(RoleBinding ``bizdomain.io:sandbox-owner:admin``), the base environment's Pod Security level,
+the sandbox's quota (else the platform's profile) and ``deletion-policy: Delete``, and are
+labelled with the sandbox's name and uid. Their quotas count against the domain's budget of the
+base environment, judged by :func:`bizdomain.plan.budget.judge` after the baseline (which is never
+squeezed) and after older sandboxes: one that does not fit is frozen (``BudgetExceeded``).
+
+Called by :func:`bizdomain.plan.cluster.plan_cluster` (:func:`add_sandboxes`) and by the
+sandbox status writer (:func:`tenant_environment`, :func:`expiry`, :func:`phase`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+from bizdomain import names
+from bizdomain.api.common import Limits, Subject
+from bizdomain.api.sandbox import SEPARATOR, sandbox_namespace, ttl_seconds
+from bizdomain.config import Settings
+from bizdomain.plan.budget import Share, Source, binding_source, judge, total
+from bizdomain.plan.cluster import ClusterPlan, domain_for_namespace
+from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, SandboxRecord, World
+from bizdomain.plan.objects import build, tenant_labels
+from bizdomain.plan.placement import binding_clusters, selects
+from bizdomain.plan.problems import Problem
+from bizdomain.plan.subjects import allowed_subjects
+from bizdomain.plan.tenant import (
+    MAX_NAME,
+    TenantPlan,
+    _grants,
+    _isolation,
+    _limit_range,
+    _workspace_spec,
+    deployer_allowed,
+    grantable,
+    namespace_labels,
+    role_binding,
+    validate,
+)
+
+OWNER_BINDING = f"{names.ROLE_PREFIX}sandbox-owner:admin"
+EXPIRING_FRACTION = 0.8  # ExpiringSoon once this much of its life has passed
+
+
+def tenant_environment(environment: str, sandbox: str) -> str:
+    """The tenant environment of a sandbox (never a baseline's: environments hold no ``--``)."""
+    return f"{environment}{SEPARATOR}{sandbox}"
+
+
+def parse_time(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def expiry(sandbox: SandboxRecord) -> datetime.datetime | None:
+    """When it expires (None: unparseable, which is never taken as expired)."""
+    if sandbox.spec is None or not sandbox.created:
+        return None
+    return sandbox.spec.expiry(parse_time(sandbox.created))
+
+
+def expiring_at(sandbox: SandboxRecord) -> datetime.datetime | None:
+    """When ``ExpiringSoon`` is due: at 80% of its life."""
+    end = expiry(sandbox)
+    if end is None:
+        return None
+    start = parse_time(sandbox.created)
+    return start + (end - start) * EXPIRING_FRACTION
+
+
+def owner_subject(owner: str) -> Subject | None:
+    """The owner as an RBAC subject (None: an identity that may never be granted anything)."""
+    prefix = "system:serviceaccount:"
+    try:
+        if owner.startswith(prefix) and owner.count(":") == 3:
+            namespace, name = owner[len(prefix) :].split(":")
+            return Subject(kind="ServiceAccount", name=name, namespace=namespace)
+        return Subject(kind="User", name=owner)
+    except ValueError:
+        return None
+
+
+def projects(domain: DomainRecord, sandbox: SandboxRecord) -> list[str]:
+    assert domain.spec is not None
+    assert sandbox.spec is not None
+    base = domain.spec.project_names(domain.name, sandbox.spec.environment)
+    return [p for p in base if sandbox.spec.projects is None or p in sandbox.spec.projects]
+
+
+def sandbox_problems(domain: DomainRecord, sandbox: SandboxRecord, settings: Settings) -> list[Problem]:
+    """What freezes a sandbox: a place or lifetime the platform does not allow, an unknown project."""
+    assert domain.spec is not None
+    assert sandbox.spec is not None
+    spec, problems = sandbox.spec, []
+    env = spec.environment
+    if not settings.sandbox_allowed(env):
+        allowed = ", ".join(e for e in settings.sandbox_environments if settings.sandbox_allowed(e)) or "none"
+        problems.append(
+            Problem(
+                names.Reason.SANDBOX_NOT_ALLOWED,
+                f"sandboxes are not allowed in environment {env!r} (the platform allows: {allowed})",
+            )
+        )
+    if ttl_seconds(spec.ttl) > settings.sandbox_max_lifetime_hours * 3600 or _too_long(sandbox, settings):
+        problems.append(
+            Problem(
+                names.Reason.SANDBOX_NOT_ALLOWED,
+                f"a sandbox may live at most {settings.sandbox_max_lifetime_hours}h from its creation",
+            )
+        )
+    base = domain.spec.project_names(domain.name, env)
+    unknown = [p for p in spec.projects or [] if p not in base]
+    if unknown:
+        problems.append(
+            Problem(
+                names.Reason.INVALID_SPEC,
+                f"projects {', '.join(unknown)} are not projects of this domain in {env} ({', '.join(base) or 'none'})",
+            )
+        )
+    for project in projects(domain, sandbox):
+        namespace = sandbox_namespace(project, sandbox.name)
+        if len(namespace) > MAX_NAME:
+            problems.append(
+                Problem(names.Reason.INVALID_SPEC, f"namespace {namespace!r} is longer than {MAX_NAME} characters")
+            )
+    return problems
+
+
+def _too_long(sandbox: SandboxRecord, settings: Settings) -> bool:
+    end = expiry(sandbox)
+    if end is None:
+        return False
+    return (end - parse_time(sandbox.created)).total_seconds() > settings.sandbox_max_lifetime_hours * 3600
+
+
+def desired_sandbox(
+    domain: DomainRecord, binding: BindingRecord, sandbox: SandboxRecord, settings: Settings
+) -> TenantPlan:
+    """The full desired set of one sandbox on any one cluster its base binding selects."""
+    assert domain.spec is not None
+    assert binding.spec is not None
+    assert sandbox.spec is not None
+    spec, bspec = domain.spec, binding.spec
+    base_env = bspec.environment
+    environment = tenant_environment(base_env, sandbox.name)
+    plan = TenantPlan(
+        domain.name,
+        environment,
+        sandbox.key,
+        "Delete",
+        generations=(domain.generation, sandbox.generation),
+        domain_uid=domain.uid,
+    )
+    problems = [*validate(domain, binding, settings), *sandbox_problems(domain, sandbox, settings)]
+    if problems:
+        plan.problems.extend(problems)
+        plan.frozen = True
+    access = [e for e in bspec.access if grantable(e, domain, settings)]
+    deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
+    plan.grants = _grants(domain, access, deployers, settings)
+    owner = owner_subject(sandbox.spec.owner)
+    if owner is not None and allowed_subjects([owner], settings):
+        plan.grants[OWNER_BINDING] = (names.role_cluster_role("admin"), [owner.to_rbac()])
+
+    labels = tenant_labels(domain.name, environment)
+    limit_range = _limit_range((spec.limits or Limits()).merged(bspec.limits))
+    annotations = {
+        names.ANNOTATION_DELETION_POLICY: "Delete",
+        names.ANNOTATION_DISPLAY_NAME: spec.display_name,
+        names.ANNOTATION_DOMAIN_UID: domain.uid,
+    }
+    quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
+    for project in projects(domain, sandbox):
+        namespace = sandbox_namespace(project, sandbox.name)
+        if len(namespace) > MAX_NAME:
+            continue  # reported by sandbox_problems()
+        plan.namespaces.append(namespace)
+        ns_labels = {
+            **namespace_labels(domain, base_env, project, settings),
+            names.LABEL_ENVIRONMENT: environment,
+            names.LABEL_SANDBOX: sandbox.name,
+            names.LABEL_SANDBOX_UID: sandbox.uid,
+        }
+        plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
+        plan.children.extend(role_binding(name, namespace, labels, *grant) for name, grant in plan.grants.items())
+        hard = {"spec": {"hard": dict(sorted(quota.items()))}}
+        plan.children.append(build("ResourceQuota", names.QUOTA_NAME, namespace, labels, hard))
+        if limit_range:
+            plan.children.append(build("LimitRange", names.LIMITS_NAME, namespace, labels, limit_range))
+        if spec.network_isolation:
+            plan.children.append(_isolation(namespace, labels, domain.name, environment))
+    plan.workspace = _workspace_spec(domain, plan)
+    return plan
+
+
+def _held(domain: DomainRecord, sandbox: SandboxRecord, settings: Settings) -> list[TenantPlan]:
+    """An unparseable sandbox (or one whose base is gone): everything of it is left as it is."""
+    problem = Problem(names.Reason.INVALID_SPEC, sandbox.error or "unparseable spec")
+    if sandbox.spec is not None:
+        problem = Problem(
+            names.Reason.BASE_NOT_FOUND,
+            f"its base environment {sandbox.spec.environment!r} has no EnvironmentBinding in this domain",
+        )
+    envs = [sandbox.spec.environment] if sandbox.spec is not None else list(settings.sandbox_environments)
+    return [
+        TenantPlan(
+            domain.name,
+            tenant_environment(env, sandbox.name),
+            sandbox.key,
+            "Delete",
+            problems=[problem],
+            frozen=True,
+            hold=True,
+            domain_uid=domain.uid,
+        )
+        for env in envs
+    ]
+
+
+def add_sandboxes(
+    plan: ClusterPlan, member: MemberRecord, world: World, settings: Settings, scope: frozenset[str] | None
+) -> None:
+    """Every sandbox on ``member`` (a member its base binding selects), oldest first, into ``plan``."""
+    judged: dict[tuple[str, str], dict[str, list[Problem]]] = {}
+    for sandbox in sorted(world.sandboxes.values(), key=lambda s: (s.created, s.namespace, s.name)):
+        domain = world.domains.get(domain_for_namespace(sandbox.namespace, settings) or "")
+        if domain is None or domain.deleting or domain.spec is None or sandbox.deleting:
+            continue  # nothing desired: its namespaces go by their recorded policy (Delete)
+        binding = world.bindings.get((sandbox.namespace, sandbox.spec.environment)) if sandbox.spec else None
+        if sandbox.spec is None or binding is None or binding.spec is None or binding.deleting:
+            tenants = _held(domain, sandbox, settings)
+        elif not selects(binding, member):
+            continue
+        else:
+            tenant = desired_sandbox(domain, binding, sandbox, settings)
+            budget_key = (domain.name, binding.spec.environment)
+            if budget_key not in judged:
+                judged[budget_key] = _judge(domain, binding, world, settings)
+            over = judged[budget_key].get(f"{names.KIND_SANDBOX}/{sandbox.name}")
+            if over:
+                tenant.problems.extend(over)
+                tenant.frozen = True
+            tenants = [tenant]
+        for tenant in tenants:
+            for namespace in tenant.namespaces:
+                plan.claimants.setdefault(namespace, []).append(tenant.key)
+            if scope is None or domain.name in scope:
+                plan.tenants[tenant.key] = tenant
+
+
+def _judge(domain: DomainRecord, binding: BindingRecord, world: World, settings: Settings) -> dict[str, list[Problem]]:
+    """The budget rule over the baseline, then every sandbox of this environment, oldest first."""
+    assert domain.spec is not None
+    assert binding.spec is not None
+    environment = binding.spec.environment
+    budget = domain.spec.budget(environment)
+    if budget is None:
+        return {}
+    siblings = [
+        b
+        for b in world.bindings.values()
+        if b.namespace == binding.namespace
+        and b.spec is not None
+        and b.spec.environment == environment
+        and not b.deleting
+    ]
+    verdict = judge(environment, budget, budget_sources(domain, environment, siblings, world, settings))
+    return {key: problems for key, problems in verdict.problems.items() if key.startswith(names.KIND_SANDBOX)}
+
+
+def landed(sandbox: SandboxRecord) -> bool:
+    """Whether the operator reported the sandbox in place (its quotas are on the members)."""
+    return sandbox.status.get("phase") in {"Ready", "Expiring"}
+
+
+def budget_sources(
+    domain: DomainRecord, environment: str, siblings: Sequence[BindingRecord], world: World, settings: Settings
+) -> list[Source]:
+    """Every source of a domain's budget in ``environment``, in priority order: the baseline (every
+    binding of the environment together), then each sandbox, oldest first. The baseline holds what it
+    asks for when frozen (counted high, never low); a sandbox that landed holds its quotas, so the
+    baseline cannot grow into the room it has."""
+    assert domain.spec is not None
+    shares: list[Share] = []
+    for sibling in siblings:
+        if sibling.spec is not None:
+            clusters = binding_clusters(sibling, world)
+            shares.extend(binding_source(domain.name, domain.spec, sibling.spec, clusters).shares)
+    baseline = tuple(shares)
+    resources = {r for share in baseline for r in share.hard}
+    sources = [Source(f"{names.KIND_BINDING}/{environment}", baseline, total(baseline, resources))]
+    namespace = settings.domain_namespace(domain.name)
+    base = world.bindings.get((namespace, environment))
+    if base is None or base.spec is None:
+        return sources
+    clusters = binding_clusters(base, world)
+    for sandbox in sorted(world.sandboxes.values(), key=lambda s: (s.created, s.name)):
+        if sandbox.namespace != namespace or sandbox.spec is None or sandbox.deleting:
+            continue
+        if sandbox.spec.environment != environment:
+            continue
+        quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
+        names_ = [sandbox_namespace(p, sandbox.name) for p in projects(domain, sandbox)]
+        own = tuple(Share(c, n, quota) for n in names_ for c in clusters)
+        sources.append(
+            Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, total(own, quota) if landed(sandbox) else None)
+        )
+    return sources
+
+
+def phase(sandbox: SandboxRecord, ready: bool, now: datetime.datetime) -> str:
+    """Provisioning, Ready, Expiring (past 80% of its life) or Deleting."""
+    if sandbox.deleting:
+        return "Deleting"
+    if not ready:
+        return "Provisioning"
+    due = expiring_at(sandbox)
+    return "Expiring" if due is not None and now >= due else "Ready"
