@@ -116,3 +116,20 @@ def test_property_decimal_suffixes_multiply_by_powers_of_ten(number: int, suffix
 @given(milli=st.integers(0, 10**6))
 def test_property_milli_and_decimal_forms_agree(milli: int) -> None:
     assert parse_quantity(f"{milli}m") == parse_quantity(str(Decimal(milli) / 1000))
+
+
+# --- the attacker: a quantity so large that arithmetic on it fails -------------------------------
+# "1e5000" is a valid Kubernetes quantity; summed as a Decimal it is fine, but shown as an integer it
+# passes Python's 4300-digit limit, and "1e9999999" overflows the Decimal context: either one in a
+# binding would raise inside the planner and stop the passes of every domain on the member.
+
+
+@pytest.mark.parametrize("text", ["1e5000", "1e9999999", "9Ei", "10E", "9223372036854775809"])
+def test_quantities_above_8Ei_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 8Ei"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize("text", ["8Ei", "9223372036854775807", "1E", "1e18"])
+def test_quantities_up_to_8Ei_parse(text: str) -> None:
+    assert parse_quantity(text) <= 2**63
