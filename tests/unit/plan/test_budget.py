@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from bizdomain import names
 from bizdomain.api.domain import BudgetUsage
-from bizdomain.records import binding_record
 from bizdomain.plan import BindingRecord, DomainRecord, desired_host, plan_cluster
 from bizdomain.plan.budget import (
     Share,
@@ -28,6 +27,7 @@ from bizdomain.plan.budget import (
     total,
     usage,
 )
+from bizdomain.records import binding_record
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -305,11 +305,14 @@ def test_an_absurd_quota_is_refused_by_the_model_so_the_binding_is_held_not_plan
         "spec": factories.binding_spec_dict("dev", quota={"count/pods": value}),
     }
     binding = binding_record(body)
-    assert binding.spec is None and binding.error  # unparseable: held as it is, never planned
+    assert binding.spec is None  # unparseable: held as it is, never planned
+    assert binding.error
     tenant = tenant_on(domain, binding)
-    assert tenant.hold and reasons(tenant) == [names.Reason.INVALID_SPEC]
+    assert tenant.hold
+    assert reasons(tenant) == [names.Reason.INVALID_SPEC]
 
 
 def test_the_usage_fold_skips_an_absurd_status_a_member_reports() -> None:
     hard, used = fold_used([{"hard": {"count/pods": "1e9999999"}, "used": {"count/pods": "1e5000"}}, None])
-    assert hard == {} and used == {}
+    assert hard == {}
+    assert used == {}
