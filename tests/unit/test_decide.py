@@ -518,3 +518,25 @@ def test_a_released_namespace_keeps_its_quota_and_limits(edit: dict[str, Any] | 
     converge(world_of([domain], [bind("dev")], dev=("dev",)), {"dev": dev}, SETTINGS)
     assert names.LABEL_RELEASED not in dev.namespaces()["payments"]["metadata"]["labels"]
     assert dev.objects[quota]["spec"]["hard"] == {"pods": "20", "requests.cpu": "4"}
+
+
+def test_a_frozen_binding_never_recreates_a_deleted_quota_or_limits_at_its_new_size() -> None:
+    # The owner raises its quota past the budget and lifts its limits past the ceiling: frozen, what
+    # exists stays as it is. Then the quota and the LimitRange are deleted by hand (a member admin, a
+    # stolen token): re-created, they must not land at the size the freeze refused.
+    dev = Member("dev")
+    budget = [{"environment": "dev", "hard": {"pods": "20"}}]
+    domain = payments(budgets=budget, quota={"pods": "10"}, limits={"max": {"cpu": "1"}})
+    converge(world_of([domain], [bind("dev")], dev=("dev",)), {"dev": dev}, SETTINGS)
+    quota, limits = ("ResourceQuota", "payments", names.QUOTA_NAME), ("LimitRange", "payments", names.LIMITS_NAME)
+    greedy = world_of([domain], [bind("dev", quota={"pods": "999"}, limits={"max": {"cpu": "64"}})], dev=("dev",))
+    converge(greedy, {"dev": dev}, SETTINGS)
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "10"}, "frozen: kept as it is"
+    assert dev.objects[limits]["spec"]["limits"][0]["max"] == {"cpu": "1"}
+    del dev.objects[quota], dev.objects[limits]
+    converge(greedy, {"dev": dev}, SETTINGS)
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "0"}, "re-created with no room, never at 999"
+    assert dev.objects[limits]["spec"]["limits"][0]["max"] == {"cpu": "1"}, "re-created under the ceiling"
+    assert {names.Reason.BUDGET_EXCEEDED, names.Reason.LIMITS_EXCEEDED} <= set(
+        problems(greedy, dev, ("payments", "dev"))
+    )
