@@ -18,6 +18,8 @@ The sync engine only carries the actions out. Every ownership and protection rul
   only the subjects both it and the valid part of the binding name (so removed departments,
   members and hand-added subjects lose their rights at once), drift in what restricts
   (network isolation, a deleted quota) is corrected, and nothing else is pruned.
+- **What restricts stays with a released namespace**: its ResourceQuota and LimitRange are never
+  pruned with it, so the workloads left there stay bounded (budgets, issue 13).
 - **Prune only what is ours, by the right policy**: an object is a candidate only when it carries
   a tenant's labels, sits in a namespace of that same tenant, and was made for a domain uid the
   host knows (so a host rebuilt from Git, whose domains have new uids, prunes nothing until a
@@ -47,6 +49,8 @@ SubjectKey = tuple[str, str, str]
 IN_SYNC = "__in_sync__"
 # On a compact view entry of a RoleBinding: its subjects, as SubjectKeys.
 SUBJECTS = "__subjects__"
+# What bounds a namespace's workloads: kept when the namespace is released, never pruned with it.
+RESTRICTING = ("ResourceQuota", "LimitRange")
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class _Decider:
         self.live = live
         self.settings = settings
         self.decided: dict[TenantKey, TenantPlan] = {}
+        self.kept: set[str] = set()  # every namespace a decided tenant keeps (set by _prunes)
         self.out = Decision(plan=replace(plan, tenants=self.decided))
 
     def run(self) -> Decision:
@@ -294,6 +299,7 @@ class _Decider:
         wanted = {d.key for d in self.plan.platform}
         for tenant in self.decided.values():
             wanted.update(d.key for d in tenant.objects)
+        self.kept = {namespace for tenant in self.decided.values() for namespace in tenant.namespaces}
         decided_prunes = {p.key for p in self.out.prunes}
         for key, obj in self.live.items():
             if key in wanted or key in decided_prunes:
@@ -320,6 +326,10 @@ class _Decider:
             return None
         if tenant is not None and tenant.frozen:
             return None  # its RoleBindings are narrowed by _frozen_applies; nothing else goes
+        if kind in RESTRICTING and namespace not in self.kept:
+            # Its namespace is released (now or before) or deleted: what bounds the workloads left
+            # there stays with it, or they would be unbounded while a new namespace gets the budget.
+            return None
         if kind != "Namespace":
             return Prune(tenant_key, obj)
         if self.settings.is_protected_namespace(name) or obj["metadata"].get("deletionTimestamp"):

@@ -193,6 +193,11 @@ CASES = [
          setup=lambda d: [D(d, limits={"default": {"cpu": "500m"}, "max": {"cpu": "2"}}), B(d)]),
     Case("limits-default-lifted", lambda d: [B(d, limits={"defaultRequest": {"cpu": "3"}})],
          refused="container limits may not be above", setup=lambda d: [D(d, limits={"max": {"cpu": "2"}}), B(d)]),
+    # a quantity so large that summing or showing it raised inside the planner, stopping every domain's
+    # passes on the member; budgeted under a name with "/" (no host annotation, so the policy cannot judge)
+    Case("quota-absurd-exponent", lambda d: [B(d, quota={"count/pods": "1e5000"})], refused="at most 8Ei",
+         setup=lambda d: [D(d, quota={"requests.cpu": "4", "pods": "20", "count/pods": "10"},
+                            budgets=[{"environment": "dev", "hard": {"count/pods": "40"}}]), B(d)]),
     # ... and frozen in status (BudgetExceeded, LimitsExceeded) where it needs more than the binding and
     # its domain's namespace: the sum over every project and cluster, a budget or ceiling changed later
     Case("split-over-budget", lambda d: [B(d, quota={"requests.cpu": "5"})], reason="BudgetExceeded",

@@ -194,9 +194,11 @@ def test_deletion_follows_the_policy(platform: Platform, unique_name: str, polic
     platform.delete("environmentbinding", "dev", f"domain-{name}")  # waits for the finalizer
     assert managed(platform, "dev", "rolebindings", name) == []
     assert platform.get("workspace", f"{name}.dev", cluster="dev") is None
-    assert platform.get("resourcequota", "bizdomain-quota", name, cluster="dev") is None
     if policy == "Retain":
         ns = platform.require("namespace", name, cluster="dev")
+        # what restricts stays with the released namespace: the workload left there stays bounded
+        quota = platform.require("resourcequota", "bizdomain-quota", name, cluster="dev")
+        assert quota["spec"]["hard"] == {"requests.cpu": "4", "pods": "20"}
         labels = ns["metadata"]["labels"]
         assert labels["bizdomain.io/released"] == "true"
         assert "app.kubernetes.io/managed-by" not in labels

@@ -486,3 +486,58 @@ def test_an_unparseable_binding_still_loses_the_people_the_platform_removed() ->
     assert ("RoleBinding", "payments", "bizdomain.io:department:sre:admin") not in dev.objects  # sre -> sre-new
     assert ("Namespace", None, "payments") in dev.objects
     assert ("NetworkPolicy", "payments", names.NETWORK_POLICY_NAME) in dev.objects, "the rest is held as it is"
+
+
+# --- budgets: what restricts stays with a released namespace -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"namespaceTemplate": "{project}-{environment}"},  # the owner renames its namespaces
+        None,  # the owner deletes the binding (and may create it again under another template)
+    ],
+    ids=["template-changed", "binding-deleted"],
+)
+def test_a_released_namespace_keeps_its_quota_and_limits(edit: dict[str, Any] | None) -> None:
+    # The attacker, a domain owner under Retain: the old namespaces are released with everything that
+    # runs in them; had their ResourceQuota and LimitRange gone with the release, what runs there would
+    # be unbounded (scaled by what is left behind) while the new namespaces get the whole budget again.
+    dev = Member("dev")
+    budget = [{"environment": "dev", "hard": {"requests.cpu": "4", "pods": "20"}}]
+    domain = payments(budgets=budget, quota={"requests.cpu": "4", "pods": "20"}, limits={"max": {"cpu": "1"}})
+    converge(world_of([domain], [bind("dev")], dev=("dev",)), {"dev": dev}, SETTINGS)
+    quota, limits = ("ResourceQuota", "payments", names.QUOTA_NAME), ("LimitRange", "payments", names.LIMITS_NAME)
+    assert quota in dev.objects
+    assert limits in dev.objects
+    bindings = [] if edit is None else [bind("dev", **edit)]
+    converge(world_of([domain], bindings, dev=("dev",)), {"dev": dev}, SETTINGS)
+    assert dev.namespaces()["payments"]["metadata"]["labels"].get(names.LABEL_RELEASED) == "true"
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "20", "requests.cpu": "4"}, "the quota stays"
+    assert dev.objects[limits]["spec"]["limits"][0]["max"] == {"cpu": "1"}, "the limits stay"
+    # taken back later: the same objects are ours again, nothing doubled
+    converge(world_of([domain], [bind("dev")], dev=("dev",)), {"dev": dev}, SETTINGS)
+    assert names.LABEL_RELEASED not in dev.namespaces()["payments"]["metadata"]["labels"]
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "20", "requests.cpu": "4"}
+
+
+def test_a_frozen_binding_never_recreates_a_deleted_quota_or_limits_at_its_new_size() -> None:
+    # The owner raises its quota past the budget and lifts its limits past the ceiling: frozen, what
+    # exists stays as it is. Then the quota and the LimitRange are deleted by hand (a member admin, a
+    # stolen token): re-created, they must not land at the size the freeze refused.
+    dev = Member("dev")
+    budget = [{"environment": "dev", "hard": {"pods": "20"}}]
+    domain = payments(budgets=budget, quota={"pods": "10"}, limits={"max": {"cpu": "1"}})
+    converge(world_of([domain], [bind("dev")], dev=("dev",)), {"dev": dev}, SETTINGS)
+    quota, limits = ("ResourceQuota", "payments", names.QUOTA_NAME), ("LimitRange", "payments", names.LIMITS_NAME)
+    greedy = world_of([domain], [bind("dev", quota={"pods": "999"}, limits={"max": {"cpu": "64"}})], dev=("dev",))
+    converge(greedy, {"dev": dev}, SETTINGS)
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "10"}, "frozen: kept as it is"
+    assert dev.objects[limits]["spec"]["limits"][0]["max"] == {"cpu": "1"}
+    del dev.objects[quota], dev.objects[limits]
+    converge(greedy, {"dev": dev}, SETTINGS)
+    assert dev.objects[quota]["spec"]["hard"] == {"pods": "0"}, "re-created with no room, never at 999"
+    assert dev.objects[limits]["spec"]["limits"][0]["max"] == {"cpu": "1"}, "re-created under the ceiling"
+    assert {names.Reason.BUDGET_EXCEEDED, names.Reason.LIMITS_EXCEEDED} <= set(
+        problems(greedy, dev, ("payments", "dev"))
+    )

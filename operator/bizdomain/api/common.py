@@ -32,6 +32,12 @@ _SUFFIXES = {
     "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
     "Pi": Decimal(2**50), "Ei": Decimal(2**60),
 }  # fmt: skip
+# The largest quantity a spec may hold (2**63, the most Kubernetes' own int64 values hold): anything
+# larger means nothing real, and summing or showing it (1e5000, 1e9999999) would raise in the planner.
+MAX_QUANTITY = "8Ei"
+_MAX_VALUE = Decimal(2**63)
+# What parse_quantity reads at all (sums of bounded specs, what a member reports): digits before the point.
+_MAX_DIGITS = 40
 
 
 def rule(expression: str, message: str, *, field_path: str | None = None) -> dict[str, str]:
@@ -74,12 +80,19 @@ def parse_quantity(value: str | int) -> Decimal:
     text = str(value).strip()
     if not _QUANTITY_RE.match(text):
         raise ValueError(f"{value!r} is not a valid Kubernetes quantity (e.g. 500m, 2, 4Gi)")
-    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"):
-        if text.endswith(suffix):
-            return Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix]
-    if text[-1] in "numkMGTPE":
-        return Decimal(text[:-1]) * _SUFFIXES[text[-1]]
-    return Decimal(text)
+    number, suffix = text, ""
+    for binary in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"):
+        if text.endswith(binary):
+            number, suffix = text[: -len(binary)], binary
+            break
+    else:
+        if text[-1] in "numkMGTPE":
+            number, suffix = text[:-1], text[-1]
+    parsed = Decimal(number)
+    # Checked before any arithmetic, which would overflow on 1e9999999 (and 1e5000 cannot be shown).
+    if parsed.adjusted() >= _MAX_DIGITS:
+        raise ValueError(f"{value!r} is too large to be a quantity of anything (at most {_MAX_DIGITS} digits)")
+    return parsed * _SUFFIXES[suffix]
 
 
 def _quantity(value: object) -> str:
@@ -87,7 +100,8 @@ def _quantity(value: object) -> str:
         raise ValueError(f"{value!r} is not a valid Kubernetes quantity (e.g. 500m, 2, 4Gi)")
     if isinstance(value, int) and value < 0:
         raise ValueError(f"{value} is negative: quantities here must be zero or more")
-    parse_quantity(value)
+    if parse_quantity(value) > _MAX_VALUE:
+        raise ValueError(f"{value!r} is too large: quantities here are at most {MAX_QUANTITY}")
     return str(value)
 
 
@@ -102,7 +116,12 @@ Quantity = Annotated[
                 rule(
                     "type(self) == int ? self >= 0 : (isQuantity(self) && !quantity(self).isLessThan(quantity('0')))",
                     "must be a non-negative Kubernetes quantity such as 500m, 2 or 4Gi",
-                )
+                ),
+                rule(
+                    "type(self) == int || !isQuantity(self) || "
+                    f"!quantity(self).isGreaterThan(quantity('{MAX_QUANTITY}'))",
+                    f"must be at most {MAX_QUANTITY}",
+                ),
             ),
         }
     ),

@@ -28,7 +28,7 @@ from typing import Any
 
 from bizdomain import names
 from bizdomain.api.binding import EnvironmentBindingSpec
-from bizdomain.api.common import parse_quantity
+from bizdomain.api.common import Limits, parse_quantity
 from bizdomain.api.domain import BudgetUsage, BusinessDomainSpec
 from bizdomain.plan.problems import Problem
 
@@ -175,6 +175,26 @@ def limit_problems(domain: BusinessDomainSpec, binding: EnvironmentBindingSpec) 
                     )
                 )
     return problems
+
+
+def capped_limits(domain: BusinessDomainSpec, limits: Limits) -> Limits:
+    """``limits`` with every value above the domain's ceiling per container brought down to it: what a
+    frozen binding's LimitRange is when it must be made again (a valid one is never above it)."""
+    written = (domain.limits.max if domain.limits else None) or {}
+    ceiling = amounts(written)
+    fields: dict[str, dict[str, str] | None] = {}
+    for field_name, _ in _LIMIT_FIELDS:
+        values = getattr(limits, field_name)
+        fields[field_name] = values and {
+            r: written[r] if r in ceiling and parse_quantity(v) > ceiling[r] else v for r, v in values.items()
+        }
+    return Limits(**fields)
+
+
+def no_room(hard: Mapping[str, str], budget: Mapping[str, str]) -> dict[str, str]:
+    """A frozen binding's quota when it must be made again (deleted by hand): nothing of any budgeted
+    resource, the only share sure to fit; what runs is untouched, nothing new starts until the split fits."""
+    return dict(sorted({**hard, **dict.fromkeys(budget, "0")}.items()))
 
 
 def fold_used(quota_statuses: Iterable[Mapping[str, Any] | None]) -> tuple[Amounts, Amounts]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 
 from bizdomain import names
 from bizdomain.config import Settings
-from bizdomain.plan.budget import judge
+from bizdomain.plan.budget import judge, no_room
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
-from bizdomain.plan.objects import Desired
+from bizdomain.plan.objects import Desired, build
 from bizdomain.plan.placement import selects
 from bizdomain.plan.problems import Problem
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
@@ -149,7 +149,16 @@ def within_budget(
     problems = judge(tenant.environment, budget, sources).problems.get(sources[0].key)
     if not problems:
         return tenant
-    return replace(tenant, frozen=True, problems=[*tenant.problems, *problems])
+    # What exists stays as it is (decide applies no changed quota to a frozen tenant); a quota deleted
+    # by hand is made again with no room for the budgeted resources, never at the size refused here.
+    children = [_without_room(c, budget) if c.kind == "ResourceQuota" else c for c in tenant.children]
+    return replace(tenant, frozen=True, problems=[*tenant.problems, *problems], children=children)
+
+
+def _without_room(quota: Desired, budget: dict[str, str]) -> Desired:
+    body = quota.body
+    hard = no_room(body["spec"]["hard"], budget)
+    return build(quota.kind, quota.name, quota.namespace, body["metadata"]["labels"], {"spec": {"hard": hard}})
 
 
 def plan_cluster(

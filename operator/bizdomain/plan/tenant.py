@@ -18,7 +18,7 @@ from bizdomain import names
 from bizdomain.api.binding import AccessEntry
 from bizdomain.api.common import DNS_LABEL, Limits, Subject
 from bizdomain.config import Settings
-from bizdomain.plan.budget import limit_problems, namespace_hard
+from bizdomain.plan.budget import capped_limits, limit_problems, namespace_hard
 from bizdomain.plan.inputs import BindingRecord, DomainRecord
 from bizdomain.plan.objects import Desired, build, tenant_labels
 from bizdomain.plan.problems import Problem
@@ -229,7 +229,7 @@ def desired_tenant(domain: DomainRecord, binding: BindingRecord, settings: Setti
     plan.grants = _grants(domain, access, deployers, settings)
 
     labels = tenant_labels(domain.name, environment)
-    limits = (spec.limits or Limits()).merged(bspec.limits)
+    limits = capped_limits(spec, (spec.limits or Limits()).merged(bspec.limits))  # a no-op unless frozen
     limit_range = _limit_range(limits)
     annotations = {
         names.ANNOTATION_DELETION_POLICY: policy,

@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 
 from bizdomain.api import parse_quantity
+from bizdomain.api.common import ResourceList
 
 BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 DECIMAL: dict[str, int | Decimal] = {
@@ -116,3 +118,35 @@ def test_property_decimal_suffixes_multiply_by_powers_of_ten(number: int, suffix
 @given(milli=st.integers(0, 10**6))
 def test_property_milli_and_decimal_forms_agree(milli: int) -> None:
     assert parse_quantity(f"{milli}m") == parse_quantity(str(Decimal(milli) / 1000))
+
+
+# --- the attacker: a quantity so large that arithmetic on it fails -------------------------------
+# "1e5000" is a valid Kubernetes quantity; summed as a Decimal it is fine, but shown as an integer it
+# passes Python's 4300-digit limit, and "1e9999999" overflows the Decimal context: either one in a
+# binding would raise inside the planner and stop the passes of every domain on the member. A spec
+# holds at most 8Ei (CEL and the model); the parser reads sums of those and refuses the absurd.
+
+
+class Quota(BaseModel):
+    hard: ResourceList
+
+
+@pytest.mark.parametrize("text", ["1e5000", "1e9999999", "9Ei", "10E", "9223372036854775809"])
+def test_a_spec_quantity_above_8Ei_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="too large"):
+        Quota(hard={"pods": text})
+
+
+@pytest.mark.parametrize("text", ["8Ei", "9223372036854775807", "1E", "1e18", 2**63 - 1])
+def test_a_spec_quantity_up_to_8Ei_is_accepted(text: str | int) -> None:
+    assert Quota(hard={"pods": text}).hard["pods"] == str(text)
+
+
+@pytest.mark.parametrize("text", ["1e5000", "1e9999999", "1" + "0" * 40])
+def test_the_parser_refuses_what_arithmetic_would_choke_on(text: str) -> None:
+    with pytest.raises(ValueError, match="too large"):
+        parse_quantity(text)
+
+
+def test_the_parser_still_reads_sums_of_specs_above_8Ei() -> None:
+    assert parse_quantity("320Ei") == 320 * 2**60

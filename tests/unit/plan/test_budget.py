@@ -27,6 +27,7 @@ from bizdomain.plan.budget import (
     total,
     usage,
 )
+from bizdomain.records import binding_record
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -293,3 +294,30 @@ def test_the_host_namespace_carries_the_budgets_and_the_ceiling_for_the_admissio
     plain = factories.domain("plain").spec
     assert plain is not None
     assert host_annotations(plain) == {}
+
+
+# --- the attacker: absurd quantities must not stop the planner -------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1e5000", "1e9999999"])
+def test_an_absurd_quota_is_refused_by_the_model_so_the_binding_is_held_not_planned(value: str) -> None:
+    # Budgeted under a name with a "/" (no host annotation, so the host policy cannot judge it).
+    domain = budgeted(
+        quota={**QUOTA, "count/pods": "10"}, budgets=[{"environment": "dev", "hard": {**BUDGET, "count/pods": "40"}}]
+    )
+    body = {
+        "metadata": {"name": "dev", "namespace": "domain-payments", "uid": "uid-b", "generation": 1},
+        "spec": factories.binding_spec_dict("dev", quota={"count/pods": value}),
+    }
+    binding = binding_record(body)
+    assert binding.spec is None  # unparseable: held as it is, never planned
+    assert binding.error
+    tenant = tenant_on(domain, binding)
+    assert tenant.hold
+    assert reasons(tenant) == [names.Reason.INVALID_SPEC]
+
+
+def test_the_usage_fold_skips_an_absurd_status_a_member_reports() -> None:
+    hard, used = fold_used([{"hard": {"count/pods": "1e9999999"}, "used": {"count/pods": "1e5000"}}, None])
+    assert hard == {}
+    assert used == {}
