@@ -17,9 +17,11 @@ from .conftest import CHART, Release, helm
 pytestmark = pytest.mark.cluster
 
 # What a release with the defaults holds.
+# The ClusterRoles: the operator's, domain-owner, sandbox-creator; the policies: budgets, sandboxes and
+# the operator's own identity.
 KINDS = sorted([
-    "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role",
-    "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role",
+    "RoleBinding", "Service", "ServiceAccount", *["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 3,
 ])  # fmt: skip
 
 
