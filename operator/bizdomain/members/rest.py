@@ -62,6 +62,7 @@ KINDS: dict[str, Kind] = {
         Kind(names.KIND_DOMAIN, names.API_VERSION, names.PLURAL_DOMAIN, namespaced=False),
         Kind(names.KIND_BINDING, names.API_VERSION, names.PLURAL_BINDING, namespaced=True),
         Kind(names.KIND_MEMBER, names.API_VERSION, names.PLURAL_MEMBER, namespaced=False),
+        Kind(names.KIND_SANDBOX, names.API_VERSION, names.PLURAL_SANDBOX, namespaced=True),
     )
 }
 
