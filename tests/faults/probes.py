@@ -33,10 +33,20 @@ RESYNC_SECONDS = 5.0  # BIZDOMAIN_RESYNC_SECONDS of the e2e platform
 
 
 def listed(cluster: ClusterHandle, selector: str = TENANT) -> list[JSON]:
-    """Every object of the kinds bizdomain writes on a member that matches ``selector``, in one call."""
+    """Every object of the kinds bizdomain writes on a member that matches ``selector``, but what stays
+    with a namespace no tenant keeps: a released (or terminating) namespace keeps its ResourceQuota
+    and LimitRange by design (what restricts is never pruned), and they are no tenant's footprint."""
     out = cluster.kubectl("get", TENANT_KINDS, "-A", "-l", selector, "-o", "json").stdout
-    items: list[JSON] = json.loads(out)["items"]
-    return items
+    found: list[JSON] = json.loads(out)["items"]
+    namespaces = json.loads(cluster.kubectl("get", "namespaces", "-o", "json").stdout)["items"]
+    kept = {
+        n["metadata"]["name"]
+        for n in namespaces
+        if (n["metadata"].get("labels") or {}).get("bizdomain.io/released") == "true"
+        or n["metadata"].get("deletionTimestamp")
+    }
+    restricting = ("ResourceQuota", "LimitRange")
+    return [o for o in found if not (o["kind"] in restricting and o["metadata"].get("namespace") in kept)]
 
 
 def items(cluster: ClusterHandle, kind: str) -> list[JSON]:
