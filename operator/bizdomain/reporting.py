@@ -228,26 +228,35 @@ class StatusWriter:
         else:  # cluster-scoped: the API server wants such Events in "default" (as kubectl describe finds them)
             involved["kind"] = names.KIND_DOMAIN if isinstance(record, DomainRecord) else names.KIND_MEMBER
             namespace = "default"
-        stamp = now()
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{record.name}.", "namespace": namespace},
-            "involvedObject": involved,
-            "type": type_,
-            "reason": reason,
-            "message": message[:1000],
-            "source": {"component": "bizdomain"},
-            "reportingComponent": "bizdomain.io/operator",
-            "reportingInstance": "bizdomain",
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
-        try:
-            await self.kube.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
-        except KubeError as exc:
-            log.warning("posting event %s on %s failed: %s", reason, record.name, exc)
+        await post_event(
+            self.kube, involved, namespace=namespace, name=record.name, type_=type_, reason=reason, message=message
+        )
+
+
+async def post_event(
+    kube: Kube, involved: dict[str, Any], *, namespace: str, name: str, type_: str, reason: str, message: str
+) -> None:
+    """Post one core/v1 Event about ``involved`` in ``namespace``; a failure is logged, never raised."""
+    stamp = now()
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        "involvedObject": involved,
+        "type": type_,
+        "reason": reason,
+        "message": message[:1000],
+        "source": {"component": "bizdomain"},
+        "reportingComponent": "bizdomain.io/operator",
+        "reportingInstance": "bizdomain",
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    try:
+        await kube.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+    except KubeError as exc:
+        log.warning("posting event %s on %s failed: %s", reason, name, exc)
 
 
 def _sync_failed(error: str) -> Problem:

@@ -20,12 +20,12 @@ from typing import Any
 import kopf
 
 from bizdomain import names
-from bizdomain.conditions import now as stamp
 from bizdomain.conditions import same_status
 from bizdomain.members import KubeError
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import SandboxRecord
 from bizdomain.plan.sandbox import expiring_at, expiry, tenant_environment
+from bizdomain.reporting import post_event
 from bizdomain.runtime import Runtime
 from bizdomain.sandbox_status import sandbox_status
 
@@ -35,32 +35,22 @@ REFRESH_SECONDS = 5.0  # status follows the member passes this often at most
 
 async def event(rt: Runtime, sandbox: SandboxRecord, type_: str, reason: str, message: str) -> None:
     """A core/v1 Event on the Sandbox, in its domain namespace."""
-    when = stamp()
-    body = {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{sandbox.name}.", "namespace": sandbox.namespace},
-        "involvedObject": {
-            "apiVersion": names.API_VERSION,
-            "kind": names.KIND_SANDBOX,
-            "name": sandbox.name,
-            "namespace": sandbox.namespace,
-            "uid": sandbox.uid,
-        },
-        "type": type_,
-        "reason": reason,
-        "message": message[:1000],
-        "source": {"component": "bizdomain"},
-        "reportingComponent": "bizdomain.io/operator",
-        "reportingInstance": "bizdomain",
-        "firstTimestamp": when,
-        "lastTimestamp": when,
-        "count": 1,
+    involved = {
+        "apiVersion": names.API_VERSION,
+        "kind": names.KIND_SANDBOX,
+        "name": sandbox.name,
+        "namespace": sandbox.namespace,
+        "uid": sandbox.uid,
     }
-    try:
-        await rt.status_host.request("POST", f"/api/v1/namespaces/{sandbox.namespace}/events", body=body)
-    except KubeError as exc:
-        log.warning("posting event %s on sandbox %s failed: %s", reason, sandbox.name, exc)
+    await post_event(
+        rt.status_host,
+        involved,
+        namespace=sandbox.namespace,
+        name=sandbox.name,
+        type_=type_,
+        reason=reason,
+        message=message,
+    )
 
 
 def _was_expiring(sandbox: SandboxRecord) -> bool:
