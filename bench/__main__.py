@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=defaults.out_dir, help="results directory")
     parser.add_argument("--profile", action="store_true", help="py-spy the operator in each phase")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--budgets", action="store_true", help="give every domain a budget in each environment")
     args = parser.parse_args(argv)
     cfg = BenchConfig(
         ns=args.ns,
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         out_dir=args.out.resolve(),
         profile=args.profile,
+        budgets=args.budgets,
     )
     results = run_benchmark(cfg)
     print(table(results))

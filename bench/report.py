@@ -100,7 +100,8 @@ def summary(results: Sequence[RunResult], cfg: BenchConfig) -> str:
         for r in results
     )
     verdict = ", ".join(f"{k}: {'ok' if ok else 'MISSED'}" for k, ok in verdicts(results).items())
-    return f"bench summary (E={cfg.environments} M={cfg.members}): operator/floor {each} | {verdict}"
+    budgets = ", budgets" if cfg.budgets else ""
+    return f"bench summary (E={cfg.environments} M={cfg.members}{budgets}): operator/floor {each} | {verdict}"
 
 
 def write_json(results: Sequence[RunResult], cfg: BenchConfig, path: Path) -> None:

@@ -50,9 +50,10 @@ class BenchConfig:
     state_dir: Path | None = None
     profile: bool = False
     cold_timeout: float = 3600.0
+    budgets: bool = False
 
     def shape(self, n: int) -> Shape:
-        return Shape(n, self.environments, self.members, self.projects, self.departments)
+        return Shape(n, self.environments, self.members, self.projects, self.departments, budgets=self.budgets)
 
     @property
     def plane_dir(self) -> Path:

@@ -18,6 +18,9 @@ from bizdomain.plan import ClusterPlan, World, plan_cluster
 from bizdomain.records import binding_record, domain_record, member_record
 
 DOMAIN_QUOTA = {"requests.cpu": "4", "pods": "20"}
+# With --budgets, each environment's budget: room for every project on every cluster of it at
+# DOMAIN_QUOTA, and for the change-latency edits (pods up to 100 + repeats on one namespace).
+BUDGET = {"requests.cpu": "64", "pods": "1000"}
 ROLES = ("developer", "viewer", "admin")
 NAMESPACE_TEMPLATE = "{domain}-{project}-{environment}"
 
@@ -32,6 +35,7 @@ class Shape:
     projects: int = 2
     departments: int = 2
     network_isolation: bool = True
+    budgets: bool = False  # a budget per environment on every domain (#13's cost, side by side)
 
     def __post_init__(self) -> None:
         if min(self.domains, self.environments, self.members, self.projects) < 1 or self.departments < 0:
@@ -89,6 +93,8 @@ class Shape:
             "limits": {"default": {"cpu": "500m", "memory": "256Mi"}},
             "networkIsolation": self.network_isolation,
         }
+        if self.budgets:
+            spec["budgets"] = [{"environment": env, "hard": dict(BUDGET)} for env in self.environment_names()]
         return {"apiVersion": names.API_VERSION, "kind": names.KIND_DOMAIN, "metadata": {"name": name}, "spec": spec}
 
     def binding_doc(self, i: int, environment: str, quota: dict[str, str] | None = None) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""`make bench` at N=3, E=2, M=2, for correctness only (no timing is asserted).
+"""`make bench --budgets` at N=3, E=2, M=2, for correctness only (no timing is asserted).
 
 The benchmark brings up a control plane of its own (in the test's tmp directory, beside the
 session's), runs the operator for real, and then the floor; this checks that every phase
 completes and measures what it claims to: every domain Ready, the floor applying exactly the
-objects the operator made, and no write in steady state.
+objects the operator made, and no write in steady state, with every domain budgeted (so the
+budget's host annotations and folded usage are in the steady window too).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def test_benchmark_completes_at_small_n(tmp_path: Path) -> None:
         intervals=2,
         out_dir=tmp_path / "results",
         state_dir=tmp_path / "plane",
+        budgets=True,
     )
     [result] = run_benchmark(cfg)
-    shape = Shape(3, 2, 2)
+    shape = Shape(3, 2, 2, budgets=True)
 
     assert result.ready == 3
     expected = sum(shape.objects_per_member(m) for m in shape.member_names())
@@ -48,4 +50,5 @@ def test_benchmark_completes_at_small_n(tmp_path: Path) -> None:
     report.write_json([result], cfg, tmp_path / "results.json")
     assert json.loads((tmp_path / "results.json").read_text())["results"][0]["n"] == 3
     assert "N=3" in report.summary([result], cfg)
+    assert "budgets" in report.summary([result], cfg)
     assert report.table([result]).count("\n") == 2
