@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from bizdomain import names
 from bizdomain.plan import Problem
+from bizdomain.plan.kept import Kept
 
 TenantKey = tuple[str, str]
 
@@ -50,6 +51,9 @@ class ClusterReport:
     leftovers: set[TenantKey] = field(default_factory=set)
     writes: int = 0
     skipped: set[str] = field(default_factory=set)  # domains left alone: they changed during the pass
+    # Per (domain, environment), the namespaces holding our quota there, managed or released (see
+    # plan.kept); None: the pass did not read the member (the last known ones stand).
+    kept: dict[TenantKey, tuple[Kept, ...]] | None = None
 
     @property
     def reachable(self) -> bool:

@@ -12,6 +12,7 @@ from bizdomain.api.binding import EnvironmentBindingStatus
 from bizdomain.api.common import Condition
 from bizdomain.conditions import same_status
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, World, place
+from bizdomain.plan.kept import Kept
 from bizdomain.report import ClusterReport, TenantOutcome
 from bizdomain.status import binding_status, domain_status, member_status
 from unit import factories
@@ -428,6 +429,26 @@ def test_usage_past_a_lowered_budget_says_over_budget_on_binding_and_domain() ->
     assert cond.message.startswith("dev pods used 5 > budget 4")
     dstatus = domain_status(world.domains["payments"], [(next(iter(world.bindings.values())), status)], SETTINGS)
     assert condition(dstatus.conditions, names.COND_OVER_BUDGET).status == "True"
+
+
+def test_what_released_namespaces_keep_is_allocated_and_used_on_any_member_and_can_pass_the_budget() -> None:
+    world = budgeted_world(pods="10")
+    dev_a = used_report("dev-a", 3, "1")
+    # On dev-a the tenant's own namespace (placed: counted once) and one it released; on a member the
+    # binding no longer selects, another released one; a member that failed its pass shows nothing.
+    dev_a.kept = {KEY: (kept("dev-a", "payments", pods="5"), kept("dev-a", "payments-old", pods="4"))}
+    elsewhere = ClusterReport("dev-c", ok=True, kept={KEY: (kept("dev-c", "payments-older", pods="3"),)})
+    down = down_report("dev-b")
+    down.kept = {KEY: (kept("dev-b", "payments-gone", pods="100"),)}
+    status = status_of({"dev-a": dev_a, "dev-b": down, "dev-c": elsewhere}, world)
+    assert status.budget is not None
+    assert status.budget.allocated == {"pods": "12", "requests.cpu": "2"}  # 5 + 4 + 3
+    assert status.budget.used == {"pods": "5", "requests.cpu": "1"}  # 3 + 1 + 1
+    assert status.budget.available == {"pods": "0", "requests.cpu": "2"}
+
+
+def kept(cluster: str, namespace: str, pods: str) -> Kept:
+    return Kept(cluster, namespace, {"pods": pods}, {"pods": "1"}, released=True, protected=False)
 
 
 def test_no_budget_no_budget_status_and_no_over_budget_condition() -> None:

@@ -118,6 +118,7 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
         return verdict
     limit = amounts(budget)
     verdict.allocated = dict.fromkeys(limit, Decimal(0))
+    holders: dict[str, list[str]] = {resource: [] for resource in limit}  # who the allocation is
     for index, source in enumerate(sources):
         problems = []
         for resource in limit:
@@ -136,7 +137,9 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
         for resource, ceiling in limit.items():
             others = verdict.allocated[resource] + sum((h.get(resource, Decimal(0)) for h in later), Decimal(0))
             if own[resource] + others > ceiling:
-                beside = f" beside {show(resource, others)} allocated by others" if others else ""
+                after = [s.key for s in sources[index + 1 :] if (s.held or {}).get(resource)]
+                who = "; ".join(holders[resource] + after)
+                beside = f" beside {show(resource, others)} held by {who}" if others else ""
                 problems.append(
                     Problem(
                         names.Reason.BUDGET_EXCEEDED,
@@ -147,11 +150,12 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
                 )
         if problems:
             verdict.problems[source.key] = problems
-            for resource in limit:  # frozen: its members keep what they hold, and nobody may take that room
-                verdict.allocated[resource] += (source.held or {}).get(resource, Decimal(0))
-            continue
+        # frozen: its members keep what they hold, and nobody may take that room
+        adds = {r: (source.held or {}).get(r, Decimal(0)) for r in limit} if problems else own
         for resource in limit:
-            verdict.allocated[resource] += own[resource]
+            verdict.allocated[resource] += adds[resource]
+            if adds[resource]:
+                holders[resource].append(source.key)
     return verdict
 
 

@@ -38,6 +38,8 @@ class ClusterPlan:
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Whether the member serves a protected environment: then no namespace on it is ever deleted.
     protected: bool = False
+    # The domains with a budget in some environment: whose kept quotas a pass reports (plan.kept).
+    budgeted: frozenset[str] = frozenset()
 
     def scoped(self, domains: frozenset[str]) -> ClusterPlan:
         """Only these domains' tenants (no platform objects): what a partial pass converges."""
@@ -136,9 +138,10 @@ def within_budget(
 ) -> TenantPlan:
     """The tenant, frozen (``BudgetExceeded``) when the namespaces of every binding of its domain
     and environment (``siblings``), on every cluster each selects, do not fit the domain's budget
-    of that environment beside what the domain's landed sandboxes hold (see
-    :mod:`bizdomain.plan.budget`). Judged together: a second binding of the same environment cannot
-    double the budget, and growth of one freezes them all (what they hold stays as it is)."""
+    of that environment beside what the domain's landed sandboxes and released namespaces hold
+    (see :mod:`bizdomain.plan.budget` and :mod:`bizdomain.plan.kept`). Judged together: a second
+    binding of the same environment cannot double the budget, and growth of one freezes them all
+    (what they hold stays as it is)."""
     from bizdomain.plan.sandbox import budget_sources  # noqa: PLC0415  (plan.sandbox builds on this module)
 
     assert domain.spec is not None
@@ -203,6 +206,9 @@ def plan_cluster(
     )
     plan.protected = protected
     plan.owners = {d.name: (d.uid, *d.adopts) for d in world.domains.values()}
+    plan.budgeted = frozenset(
+        d.name for d in world.domains.values() if d.spec is not None and (d.spec.budgets or d.spec.default_budget)
+    )
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
         tenant = planned.tenant(domain, binding, settings)
         tenant = within_budget(tenant, domain, siblings[tenant.key], world, settings)

@@ -7,13 +7,17 @@ so the planner can freeze that tenant rather than act on half an object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bizdomain.api.binding import EnvironmentBindingSpec
 from bizdomain.api.domain import BusinessDomainSpec
 from bizdomain.api.member import MemberClusterSpec
 from bizdomain.api.sandbox import SandboxSpec
+
+if TYPE_CHECKING:
+    from bizdomain.plan.kept import Kept
 
 
 @dataclass(frozen=True)
@@ -105,3 +109,6 @@ class World:
     # a domain whose namespace is not here, or not the operator's for its uid, is not acted on.
     host_namespaces: dict[str, HostNamespaceRecord] = field(default_factory=dict)
     sandboxes: dict[tuple[str, str], SandboxRecord] = field(default_factory=dict)
+    # (domain, environment) -> the namespaces of the domain holding our quota on the members, as
+    # the members' last passes saw them (see plan.kept): what a budget counts beyond the plan.
+    kept: Mapping[tuple[str, str], tuple[Kept, ...]] = field(default_factory=dict)

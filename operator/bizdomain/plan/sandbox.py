@@ -29,6 +29,7 @@ from bizdomain.config import Settings
 from bizdomain.plan.budget import Share, Source, binding_source, judge, total
 from bizdomain.plan.cluster import ClusterPlan, domain_for_namespace
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, SandboxRecord, World
+from bizdomain.plan.kept import released_source
 from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
@@ -299,21 +300,26 @@ def budget_sources(
     sources = [Source(f"{names.KIND_BINDING}/{environment}", baseline, total(baseline, resources))]
     namespace = settings.domain_namespace(domain.name)
     base = world.bindings.get((namespace, environment))
-    if base is None or base.spec is None:
-        return sources
-    clusters = binding_clusters(base, world)
-    for sandbox in sorted(world.sandboxes.values(), key=lambda s: (s.created, s.name)):
-        if sandbox.namespace != namespace or sandbox.spec is None or sandbox.deleting:
-            continue
-        if sandbox.spec.environment != environment:
-            continue
-        quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
-        names_ = [sandbox_namespace(p, sandbox.name) for p in projects(domain, sandbox)]
-        own = tuple(Share(c, n, quota) for n in names_ for c in clusters)
-        sources.append(
-            Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, total(own, quota) if landed(sandbox) else None)
-        )
-    return sources
+    if base is not None and base.spec is not None:
+        clusters = binding_clusters(base, world)
+        for sandbox in sorted(world.sandboxes.values(), key=lambda s: (s.created, s.name)):
+            if sandbox.namespace != namespace or sandbox.spec is None or sandbox.deleting:
+                continue
+            if sandbox.spec.environment != environment:
+                continue
+            quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
+            names_ = [sandbox_namespace(p, sandbox.name) for p in projects(domain, sandbox)]
+            own = tuple(Share(c, n, quota) for n in names_ for c in clusters)
+            sources.append(
+                Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, total(own, quota) if landed(sandbox) else None)
+            )
+    # Last, what the members hold outside all of that (released namespaces keep their quota): held
+    # whatever the plan says, so it is never squeezed and nothing new is placed in its room.
+    policy = next((s.spec.deletion_policy for s in siblings if s.spec and s.spec.deletion_policy), None)
+    placed = [share for source in sources for share in source.shares]
+    released = released_source(world.kept.get((domain.name, environment), ()), placed,
+                               policy or domain.spec.deletion_policy)  # fmt: skip
+    return [*sources, released] if released is not None else sources
 
 
 def phase(sandbox: SandboxRecord, ready: bool, now: datetime.datetime) -> str:

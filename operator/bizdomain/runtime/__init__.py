@@ -20,12 +20,14 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, MemberClients
 from bizdomain.plan import TenantMemo, World, desired_host
 from bizdomain.plan.host import quarantine
+from bizdomain.plan.kept import Kept, merge_kept
 from bizdomain.records import ChangeFilter, SpecCache
 from bizdomain.reporting import StatusWriter
 from bizdomain.runtime.passes import Pass, cleanup_state
@@ -73,6 +75,8 @@ class Runtime:
         self.changes = ChangeFilter()  # what each host object last looked like, for the event handlers
         self.planned = TenantMemo()  # tenants already planned, for plan_cluster
         self._world: WorldSource | None = None
+        self._kept_stamp: tuple[tuple[str, int], ...] = ()
+        self._kept_cache: dict[tuple[str, str], tuple[Kept, ...]] = {}
         self._loaded = asyncio.Event()
         self._status_wake = asyncio.Event()
         self._host_wake = asyncio.Event()
@@ -111,7 +115,17 @@ class Runtime:
         """What the host holds now; bindings in a host namespace the operator did not make are frozen."""
         if self._world is None or not self._loaded.is_set():
             return World()
-        return quarantine(self._world(), self.settings)
+        world = quarantine(self._world(), self.settings)
+        kept = self._kept()
+        return replace(world, kept=kept) if kept else world
+
+    def _kept(self) -> dict[tuple[str, str], tuple[Kept, ...]]:
+        """The quotas every member's last pass saw the budgeted domains' namespaces hold (plan.kept)."""
+        passes = self.passes
+        stamp = tuple(sorted((name, p.seq) for name, p in passes.items()))
+        if stamp != self._kept_stamp:
+            self._kept_stamp, self._kept_cache = stamp, merge_kept(p.report.kept for p in passes.values())
+        return self._kept_cache
 
     def _live_members(self) -> set[str]:
         return {name for name, m in self.world().members.items() if not m.deleting}

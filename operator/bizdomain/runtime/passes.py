@@ -52,8 +52,11 @@ def merge_pass(
 
     A full pass that left domains to the partial lane (they changed while it ran) keeps the
     previous pass's outcomes for them. A partial pass merges only onto a successful full one,
-    and only when it succeeded too; otherwise it stands alone and asks for a full pass.
+    and only when it succeeded too; otherwise it stands alone and asks for a full pass. A pass
+    that did not read the member keeps the quotas the last one saw (they are still there).
     """
+    if report.kept is None and previous is not None and previous.report.kept is not None:
+        report = replace(report, kept=previous.report.kept)
     if scope is None and report.skipped and previous is not None and report.ok and previous.report.ok:
         old = previous.report
         kept = replace(
@@ -74,6 +77,7 @@ def merge_pass(
         tenants={**{k: v for k, v in old.tenants.items() if k[0] not in scope}, **report.tenants},
         leftovers={k for k in old.leftovers if k[0] not in scope} | report.leftovers,
         writes=report.writes,
+        kept=report.kept,
     )
     covered = {**previous.covered, **dict.fromkeys(scope, started)}
     return Merged(Pass(merged, previous.started, seq, covered, previous.skipped - scope))

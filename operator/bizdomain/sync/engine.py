@@ -23,6 +23,7 @@ from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem
 from bizdomain.plan.budget import QUOTA_STATUS, fold_used
+from bizdomain.plan.kept import kept_quotas
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
@@ -121,6 +122,15 @@ class ClusterSync:
         return self.report
 
     def _record(self, decision: Decision) -> None:
+        self.report.kept = kept_quotas(
+            self.plan.cluster,
+            self.namespaces,
+            self.view.quota_statuses() if self.plan.budgeted else {},
+            owners=self.plan.owners,
+            budgeted=self.plan.budgeted,
+            protected_member=self.plan.protected,
+            settings=self.settings,
+        )
         for tenant in decision.plan.tenants.values():
             outcome = self.report.tenant(tenant.key)
             outcome.problems.extend(tenant.problems)

@@ -102,6 +102,11 @@ class MemberView:
     def namespaces(self) -> dict[str, JSON]:
         return {key[2]: obj for key, obj in self._objects["Namespace"].items()}
 
+    def quota_statuses(self) -> dict[str, JSON]:
+        """namespace -> the status (hard, used) of our ResourceQuota there, as the member computed it."""
+        quotas = self._objects.get("ResourceQuota", {})
+        return {key[1] or "": obj.get(QUOTA_STATUS) or {} for key, obj in quotas.items() if key[2] == names.QUOTA_NAME}
+
     def managed(self, domains: frozenset[str] | None = None) -> dict[Key, JSON]:
         """Every object carrying our managed-by label (only ``domains``' when given), except a
         tenant object whose namespace belongs to another tenant than its labels claim: someone

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 
 import pytest
 
 from bizdomain import names
+from bizdomain.plan.kept import Kept
 from bizdomain.report import ClusterReport, TenantOutcome
 from bizdomain.runtime.passes import Pass, cleanup_state, merge_pass, pass_failed, retry_delay
 from unit import factories
@@ -54,6 +56,17 @@ def test_a_partial_pass_without_a_good_full_one_stands_alone_and_asks_for_a_full
     assert merged.wants_full
     assert merged.last.report is partial
     assert merge_pass(None, partial, T1, frozenset({"b"}), 2).wants_full
+
+
+def test_the_quotas_a_member_holds_stand_until_a_pass_reads_the_member_again() -> None:
+    held: dict[tuple[str, str], tuple[Kept, ...]] = {
+        ("a", "dev"): (Kept("dev", "a-old", {"pods": "5"}, {}, released=True, protected=False),)
+    }
+    before = merge_pass(None, replace(report(("a", "dev")), kept=held), T0, None, 1).last
+    unreachable = merge_pass(before, report(ok=False), T1, None, 2).last
+    assert unreachable.report.kept == held, "a member that did not answer still holds its quotas"
+    partial = merge_pass(before, replace(report(("a", "dev")), kept={}), T1, frozenset({"a"}), 2).last
+    assert partial.report.kept == {}, "a pass that read the member says what it holds now"
 
 
 def test_a_failed_partial_pass_is_no_merge() -> None:
