@@ -19,7 +19,6 @@ from bizdomain.api.binding import BindingSummary, EnvironmentBindingStatus
 from bizdomain.api.common import Condition
 from bizdomain.api.domain import BudgetUsage, BusinessDomainStatus, ClusterOutcome, DomainSummary, EnvironmentStatus
 from bizdomain.api.member import MemberClusterStatus
-from bizdomain.api.sandbox import SEPARATOR
 from bizdomain.conditions import Verdict, blocking, conditions, now, since
 from bizdomain.config import Settings
 from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Placement, Selection, World, binding_domain
@@ -115,26 +114,22 @@ def _budget(
         for into, amounts in ((hard, tenant.quota_hard if tenant else {}), (used, tenant.quota_used if tenant else {})):
             for resource, value in amounts.items():
                 into[resource] = into.get(resource, Decimal(0)) + value
-    for released in _released(key, reports):  # what released namespaces keep is the domain's too
+    for released in _beside(key, reports):  # what sandboxes and released namespaces hold is the domain's too
         for into, quantities in ((hard, released.hard), (used, released.used)):
             for resource, value in budgets.amounts(quantities).items():
                 into[resource] = into.get(resource, Decimal(0)) + value
     return budgets.usage(binding.spec.environment, budget, hard, used)
 
 
-def _released(key: tuple[str, str], reports: Mapping[str, ClusterReport]) -> list[Kept]:
-    """The namespaces of a domain x environment holding our quota on a member that no tenant of the
-    last pass placed there (released, or about to be), on every member, selected or not."""
-    out = []
+def _beside(key: tuple[str, str], reports: Mapping[str, ClusterReport]) -> list[Kept]:
+    """The namespaces of a domain x environment holding our quota on a member that its bindings do
+    not place there: its sandboxes' and those released (or about to be), on every member, selected or not."""
+    out: list[Kept] = []
     for report in reports.values():
         if not report.ok:
-            continue  # as for the tenants: a member that failed its pass shows nothing
-        placed = {
-            namespace
-            for (domain, environment), tenant in report.tenants.items()
-            if domain == key[0] and environment.partition(SEPARATOR)[0] == key[1]
-            for namespace in tenant.namespaces
-        }
+            continue  # as for the bindings' own: a member that failed its pass shows nothing
+        tenant = report.tenants.get(key)
+        placed = set(tenant.namespaces) if tenant is not None else set()
         out += [kept for kept in (report.kept or {}).get(key, ()) if kept.namespace not in placed]
     return out
 

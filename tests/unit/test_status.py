@@ -431,19 +431,20 @@ def test_usage_past_a_lowered_budget_says_over_budget_on_binding_and_domain() ->
     assert condition(dstatus.conditions, names.COND_OVER_BUDGET).status == "True"
 
 
-def test_what_released_namespaces_keep_is_allocated_and_used_on_any_member_and_can_pass_the_budget() -> None:
+def test_what_sandboxes_and_released_namespaces_hold_is_allocated_and_used_on_any_member() -> None:
     world = budgeted_world(pods="10")
     dev_a = used_report("dev-a", 3, "1")
     # On dev-a the tenant's own namespace (placed: counted once) and one it released; on a member the
     # binding no longer selects, another released one; a member that failed its pass shows nothing.
     dev_a.kept = {KEY: (kept("dev-a", "payments", pods="5"), kept("dev-a", "payments-old", pods="4"))}
-    elsewhere = ClusterReport("dev-c", ok=True, kept={KEY: (kept("dev-c", "payments-older", pods="3"),)})
+    sandbox = kept("dev-c", "payments--try", pods="2")  # a sandbox's namespace counts for dev too
+    elsewhere = ClusterReport("dev-c", ok=True, kept={KEY: (kept("dev-c", "payments-older", pods="1"), sandbox)})
     down = down_report("dev-b")
     down.kept = {KEY: (kept("dev-b", "payments-gone", pods="100"),)}
     status = status_of({"dev-a": dev_a, "dev-b": down, "dev-c": elsewhere}, world)
     assert status.budget is not None
     assert status.budget.allocated == {"pods": "12", "requests.cpu": "2"}  # 5 + 4 + 3
-    assert status.budget.used == {"pods": "5", "requests.cpu": "1"}  # 3 + 1 + 1
+    assert status.budget.used == {"pods": "6", "requests.cpu": "1"}  # 3 + 1 + 1 + 1
     assert status.budget.available == {"pods": "0", "requests.cpu": "2"}
 
 
