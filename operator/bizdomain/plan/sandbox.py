@@ -13,13 +13,13 @@ labelled with the sandbox's name and uid. Their quotas count against the domain'
 base environment, judged by :func:`bizdomain.plan.budget.judge` after the baseline (which is never
 squeezed) and after older sandboxes: one that does not fit is frozen (``BudgetExceeded``).
 
-Called by :func:`bizdomain.plan.cluster.plan_cluster` (:func:`add_sandboxes`) and by the
-sandbox status writer (:func:`tenant_environment`, :func:`expiry`, :func:`phase`).
+Its life (expiry, phase) is :mod:`.sandbox_lifetime`'s. Called by
+:func:`bizdomain.plan.cluster.plan_cluster` (:func:`add_sandboxes`), by the sandbox status writer
+(:func:`desired_sandbox`, :func:`tenant_environment`) and the sandbox keeper (:func:`tenant_environment`).
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 
 from bizdomain import names
@@ -32,6 +32,7 @@ from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, San
 from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
+from bizdomain.plan.sandbox_lifetime import too_long
 from bizdomain.plan.subjects import allowed_subjects
 from bizdomain.plan.tenant import (
     MAX_NAME,
@@ -48,32 +49,11 @@ from bizdomain.plan.tenant import (
 )
 
 OWNER_BINDING = f"{names.ROLE_PREFIX}sandbox-owner:admin"
-EXPIRING_FRACTION = 0.8  # ExpiringSoon once this much of its life has passed
 
 
 def tenant_environment(environment: str, sandbox: str) -> str:
     """The tenant environment of a sandbox (never a baseline's: environments hold no ``--``)."""
     return f"{environment}{SEPARATOR}{sandbox}"
-
-
-def parse_time(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def expiry(sandbox: SandboxRecord) -> datetime.datetime | None:
-    """When it expires (None: unparseable, which is never taken as expired)."""
-    if sandbox.spec is None or not sandbox.created:
-        return None
-    return sandbox.spec.expiry(parse_time(sandbox.created))
-
-
-def expiring_at(sandbox: SandboxRecord) -> datetime.datetime | None:
-    """When ``ExpiringSoon`` is due: at 80% of its life."""
-    end = expiry(sandbox)
-    if end is None:
-        return None
-    start = parse_time(sandbox.created)
-    return start + (end - start) * EXPIRING_FRACTION
 
 
 def owner_subject(owner: str) -> Subject | None:
@@ -109,7 +89,7 @@ def sandbox_problems(domain: DomainRecord, sandbox: SandboxRecord, settings: Set
                 f"sandboxes are not allowed in environment {env!r} (the platform allows: {allowed})",
             )
         )
-    if ttl_seconds(spec.ttl) > settings.sandbox_max_lifetime_hours * 3600 or _too_long(sandbox, settings):
+    if ttl_seconds(spec.ttl) > settings.sandbox_max_lifetime_hours * 3600 or too_long(sandbox, settings):
         problems.append(
             Problem(
                 names.Reason.SANDBOX_NOT_ALLOWED,
@@ -132,13 +112,6 @@ def sandbox_problems(domain: DomainRecord, sandbox: SandboxRecord, settings: Set
                 Problem(names.Reason.INVALID_SPEC, f"namespace {namespace!r} is longer than {MAX_NAME} characters")
             )
     return problems
-
-
-def _too_long(sandbox: SandboxRecord, settings: Settings) -> bool:
-    end = expiry(sandbox)
-    if end is None:
-        return False
-    return (end - parse_time(sandbox.created)).total_seconds() > settings.sandbox_max_lifetime_hours * 3600
 
 
 def desired_sandbox(
@@ -314,13 +287,3 @@ def budget_sources(
             Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, total(own, quota) if landed(sandbox) else None)
         )
     return sources
-
-
-def phase(sandbox: SandboxRecord, ready: bool, now: datetime.datetime) -> str:
-    """Provisioning, Ready, Expiring (past 80% of its life) or Deleting."""
-    if sandbox.deleting:
-        return "Deleting"
-    if not ready:
-        return "Provisioning"
-    due = expiring_at(sandbox)
-    return "Expiring" if due is not None and now >= due else "Ready"
