@@ -25,8 +25,8 @@ from bizdomain.decide.ownership import (
     tenant_of,
 )
 from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan
+from bizdomain.plan.children import role_binding
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key, tenant_labels
-from bizdomain.plan.tenant import role_binding
 
 # What bounds a namespace's workloads: kept when the namespace is released, never pruned with it.
 RESTRICTING = ("ResourceQuota", "LimitRange")

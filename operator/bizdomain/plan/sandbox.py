@@ -27,26 +27,15 @@ from bizdomain.api.common import Limits, Subject
 from bizdomain.api.sandbox import SEPARATOR, sandbox_namespace, ttl_seconds
 from bizdomain.config import Settings
 from bizdomain.plan.budget import Share, Source, binding_source, judge, total
+from bizdomain.plan.children import Footprint, limit_range, namespace_labels, namespace_objects
 from bizdomain.plan.cluster import ClusterPlan, domain_for_namespace
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, SandboxRecord, World
-from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
 from bizdomain.plan.sandbox_lifetime import too_long
 from bizdomain.plan.subjects import allowed_subjects
-from bizdomain.plan.tenant import (
-    MAX_NAME,
-    TenantPlan,
-    _grants,
-    _isolation,
-    _limit_range,
-    _workspace_spec,
-    deployer_allowed,
-    grantable,
-    namespace_labels,
-    role_binding,
-    validate,
-)
+from bizdomain.plan.tenant import TenantPlan, workspace_spec
+from bizdomain.plan.validation import MAX_NAME, binding_grants, validate
 
 OWNER_BINDING = f"{names.ROLE_PREFIX}sandbox-owner:admin"
 
@@ -136,20 +125,23 @@ def desired_sandbox(
     if problems:
         plan.problems.extend(problems)
         plan.frozen = True
-    access = [e for e in bspec.access if grantable(e, domain, settings)]
-    deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
-    plan.grants = _grants(domain, access, deployers, settings)
+    plan.grants = binding_grants(domain, binding, settings)
     owner = owner_subject(sandbox.spec.owner)
     if owner is not None and allowed_subjects([owner], settings):
         plan.grants[OWNER_BINDING] = (names.role_cluster_role("admin"), [owner.to_rbac()])
 
-    labels = tenant_labels(domain.name, environment)
-    limit_range = _limit_range((spec.limits or Limits()).merged(bspec.limits))
-    annotations = {
-        names.ANNOTATION_DELETION_POLICY: "Delete",
-        names.ANNOTATION_DISPLAY_NAME: spec.display_name,
-        names.ANNOTATION_DOMAIN_UID: domain.uid,
-    }
+    footprint = Footprint(
+        domain.name,
+        environment,
+        annotations={
+            names.ANNOTATION_DELETION_POLICY: "Delete",
+            names.ANNOTATION_DISPLAY_NAME: spec.display_name,
+            names.ANNOTATION_DOMAIN_UID: domain.uid,
+        },
+        grants=plan.grants,
+        limit_range=limit_range((spec.limits or Limits()).merged(bspec.limits)),
+        isolated=spec.network_isolation,
+    )
     quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
     for project in projects(domain, sandbox):
         namespace = sandbox_namespace(project, sandbox.name)
@@ -162,15 +154,8 @@ def desired_sandbox(
             names.LABEL_SANDBOX: sandbox.name,
             names.LABEL_SANDBOX_UID: sandbox.uid,
         }
-        plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
-        plan.children.extend(role_binding(name, namespace, labels, *grant) for name, grant in plan.grants.items())
-        hard = {"spec": {"hard": dict(sorted(quota.items()))}}
-        plan.children.append(build("ResourceQuota", names.QUOTA_NAME, namespace, labels, hard))
-        if limit_range:
-            plan.children.append(build("LimitRange", names.LIMITS_NAME, namespace, labels, limit_range))
-        if spec.network_isolation:
-            plan.children.append(_isolation(namespace, labels, domain.name, environment))
-    plan.workspace = _workspace_spec(domain, plan)
+        plan.children.extend(namespace_objects(footprint, namespace, ns_labels, quota))
+    plan.workspace = workspace_spec(domain, plan)
     return plan
 
 
