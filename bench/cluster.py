@@ -26,8 +26,7 @@ import yaml
 from bizdomain import names
 from bizdomain.cli import SERVICE_ACCOUNT, apply_objects, member_kubeconfig, member_objects, platform_objects
 from bizdomain.config import Settings
-from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
-from bizdomain.members.rest import KINDS
+from bizdomain.members import KINDS, Kube, KubeError, kube_from_kubeconfig
 from bizdomain.sync.engine import MANAGED, TENANT_KINDS
 from localcluster import Cluster, ControlPlane, State, kubectl
 from localcluster.harness import NAMESPACE

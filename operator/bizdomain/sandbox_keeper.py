@@ -24,7 +24,8 @@ from bizdomain.conditions import same_status
 from bizdomain.members import KubeError
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import SandboxRecord
-from bizdomain.plan.sandbox import expiring_at, expiry, tenant_environment
+from bizdomain.plan.sandbox import tenant_environment
+from bizdomain.plan.sandbox_lifetime import expiring_at, expiry
 from bizdomain.reporting import post_event
 from bizdomain.runtime import Runtime
 from bizdomain.sandbox_status import sandbox_status

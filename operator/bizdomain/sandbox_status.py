@@ -18,7 +18,8 @@ from bizdomain.config import Settings
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.inputs import SandboxRecord, World
 from bizdomain.plan.placement import binding_clusters
-from bizdomain.plan.sandbox import desired_sandbox, expiring_at, expiry, phase, tenant_environment
+from bizdomain.plan.sandbox import desired_sandbox, tenant_environment
+from bizdomain.plan.sandbox_lifetime import expiring_at, expiry, phase
 from bizdomain.report import ClusterReport
 
 

@@ -1,8 +1,9 @@
 """A small JSON REST client: one aiohttp session per cluster, credentials from :mod:`.kubeconfig`.
 
-The operator talks to many clusters with a handful of kinds; it needs lists (paged,
-all-or-nothing), watches, server-side apply, and deletes with preconditions, on raw JSON
-rather than generated models (cheaper, and one code path for every kind). Requests go
+The operator talks to many clusters with a handful of kinds (where each lives in the API:
+:mod:`.kinds`); it needs lists (paged, all-or-nothing), watches, server-side apply, and
+deletes with preconditions, on raw JSON rather than generated models (cheaper, and one code
+path for every kind). Requests go
 straight to an aiohttp session with the cluster's TLS and a bearer token asked for on
 every request, so a rotating in-cluster token is followed. One :class:`Kube` per cluster.
 """
@@ -12,59 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
 from bizdomain import names
+from bizdomain.members.kinds import KINDS
 from bizdomain.members.kubeconfig import Credentials, CredentialsError
 
 JSON = dict[str, Any]
 RETRIES_429 = 4
-
-
-@dataclass(frozen=True)
-class Kind:
-    """Where one kind lives in the REST API."""
-
-    kind: str
-    group_version: str
-    plural: str
-    namespaced: bool
-
-    def _base(self) -> str:
-        return f"/api/{self.group_version}" if "/" not in self.group_version else f"/apis/{self.group_version}"
-
-    def collection(self, namespace: str | None = None) -> str:
-        if self.namespaced and namespace is not None:
-            return f"{self._base()}/namespaces/{quote(namespace)}/{self.plural}"
-        return f"{self._base()}/{self.plural}"
-
-    def item(self, name: str, namespace: str | None = None) -> str:
-        return f"{self.collection(namespace)}/{quote(name, safe='')}"
-
-
-KINDS: dict[str, Kind] = {
-    k.kind: k
-    for k in (
-        Kind("Namespace", "v1", "namespaces", namespaced=False),
-        Kind("ResourceQuota", "v1", "resourcequotas", namespaced=True),
-        Kind("LimitRange", "v1", "limitranges", namespaced=True),
-        Kind("Secret", "v1", "secrets", namespaced=True),
-        Kind("Event", "v1", "events", namespaced=True),
-        Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", namespaced=True),
-        Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
-        Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", namespaced=True),
-        Kind("CustomResourceDefinition", "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False),
-        Kind(names.KIND_WORKSPACE, names.API_VERSION, names.PLURAL_WORKSPACE, namespaced=False),
-        Kind(names.KIND_DOMAIN, names.API_VERSION, names.PLURAL_DOMAIN, namespaced=False),
-        Kind(names.KIND_BINDING, names.API_VERSION, names.PLURAL_BINDING, namespaced=True),
-        Kind(names.KIND_MEMBER, names.API_VERSION, names.PLURAL_MEMBER, namespaced=False),
-        Kind(names.KIND_SANDBOX, names.API_VERSION, names.PLURAL_SANDBOX, namespaced=True),
-    )
-}
 
 
 def open_session(
@@ -305,14 +263,14 @@ class Kube:
     async def _apply(
         self, kind: str, name: str, namespace: str | None, body: JSON | bytes, *, force: bool, subresource: str | None
     ) -> JSON:
-        path = KINDS[kind].item(name, namespace) + (f"/{subresource}" if subresource else "")
+        path = KINDS[kind].item(name, namespace, subresource)
         query = {"fieldManager": names.FIELD_MANAGER, "force": "true" if force else "false"}
         return await self.request("PATCH", path, query=query, body=body, content_type="application/apply-patch+yaml")
 
     async def merge_patch(
         self, kind: str, name: str, namespace: str | None, patch: JSON, subresource: str = ""
     ) -> JSON:
-        path = KINDS[kind].item(name, namespace) + (f"/{subresource}" if subresource else "")
+        path = KINDS[kind].item(name, namespace, subresource)
         return await self.request(
             "PATCH",
             path,

@@ -13,13 +13,13 @@ labelled with the sandbox's name and uid. Their quotas count against the domain'
 base environment, judged by :func:`bizdomain.plan.budget.judge` after the baseline (which is never
 squeezed) and after older sandboxes: one that does not fit is frozen (``BudgetExceeded``).
 
-Called by :func:`bizdomain.plan.cluster.plan_cluster` (:func:`add_sandboxes`) and by the
-sandbox status writer (:func:`tenant_environment`, :func:`expiry`, :func:`phase`).
+Its life (expiry, phase) is :mod:`.sandbox_lifetime`'s. Called by
+:func:`bizdomain.plan.cluster.plan_cluster` (:func:`add_sandboxes`), by the sandbox status writer
+(:func:`desired_sandbox`, :func:`tenant_environment`) and the sandbox keeper (:func:`tenant_environment`).
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 
 from bizdomain import names
@@ -27,54 +27,23 @@ from bizdomain.api.common import Limits, Subject
 from bizdomain.api.sandbox import SEPARATOR, sandbox_namespace, ttl_seconds
 from bizdomain.config import Settings
 from bizdomain.plan.budget import Share, Source, binding_source, judge, total
+from bizdomain.plan.children import Footprint, limit_range, namespace_labels, namespace_objects
 from bizdomain.plan.cluster import ClusterPlan, domain_for_namespace
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, SandboxRecord, World
 from bizdomain.plan.kept import released_source
-from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
+from bizdomain.plan.sandbox_lifetime import too_long
 from bizdomain.plan.subjects import allowed_subjects
-from bizdomain.plan.tenant import (
-    MAX_NAME,
-    TenantPlan,
-    _grants,
-    _isolation,
-    _limit_range,
-    _workspace_spec,
-    deployer_allowed,
-    grantable,
-    namespace_labels,
-    role_binding,
-    validate,
-)
+from bizdomain.plan.tenant import TenantPlan, workspace_spec
+from bizdomain.plan.validation import MAX_NAME, binding_grants, validate
 
 OWNER_BINDING = f"{names.ROLE_PREFIX}sandbox-owner:admin"
-EXPIRING_FRACTION = 0.8  # ExpiringSoon once this much of its life has passed
 
 
 def tenant_environment(environment: str, sandbox: str) -> str:
     """The tenant environment of a sandbox (never a baseline's: environments hold no ``--``)."""
     return f"{environment}{SEPARATOR}{sandbox}"
-
-
-def parse_time(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def expiry(sandbox: SandboxRecord) -> datetime.datetime | None:
-    """When it expires (None: unparseable, which is never taken as expired)."""
-    if sandbox.spec is None or not sandbox.created:
-        return None
-    return sandbox.spec.expiry(parse_time(sandbox.created))
-
-
-def expiring_at(sandbox: SandboxRecord) -> datetime.datetime | None:
-    """When ``ExpiringSoon`` is due: at 80% of its life."""
-    end = expiry(sandbox)
-    if end is None:
-        return None
-    start = parse_time(sandbox.created)
-    return start + (end - start) * EXPIRING_FRACTION
 
 
 def owner_subject(owner: str) -> Subject | None:
@@ -110,7 +79,7 @@ def sandbox_problems(domain: DomainRecord, sandbox: SandboxRecord, settings: Set
                 f"sandboxes are not allowed in environment {env!r} (the platform allows: {allowed})",
             )
         )
-    if ttl_seconds(spec.ttl) > settings.sandbox_max_lifetime_hours * 3600 or _too_long(sandbox, settings):
+    if ttl_seconds(spec.ttl) > settings.sandbox_max_lifetime_hours * 3600 or too_long(sandbox, settings):
         problems.append(
             Problem(
                 names.Reason.SANDBOX_NOT_ALLOWED,
@@ -135,13 +104,6 @@ def sandbox_problems(domain: DomainRecord, sandbox: SandboxRecord, settings: Set
     return problems
 
 
-def _too_long(sandbox: SandboxRecord, settings: Settings) -> bool:
-    end = expiry(sandbox)
-    if end is None:
-        return False
-    return (end - parse_time(sandbox.created)).total_seconds() > settings.sandbox_max_lifetime_hours * 3600
-
-
 def desired_sandbox(
     domain: DomainRecord, binding: BindingRecord, sandbox: SandboxRecord, settings: Settings
 ) -> TenantPlan:
@@ -164,20 +126,23 @@ def desired_sandbox(
     if problems:
         plan.problems.extend(problems)
         plan.frozen = True
-    access = [e for e in bspec.access if grantable(e, domain, settings)]
-    deployers = [s for s in bspec.deployers if deployer_allowed(s, settings)]
-    plan.grants = _grants(domain, access, deployers, settings)
+    plan.grants = binding_grants(domain, binding, settings)
     owner = owner_subject(sandbox.spec.owner)
     if owner is not None and allowed_subjects([owner], settings):
         plan.grants[OWNER_BINDING] = (names.role_cluster_role("admin"), [owner.to_rbac()])
 
-    labels = tenant_labels(domain.name, environment)
-    limit_range = _limit_range((spec.limits or Limits()).merged(bspec.limits))
-    annotations = {
-        names.ANNOTATION_DELETION_POLICY: "Delete",
-        names.ANNOTATION_DISPLAY_NAME: spec.display_name,
-        names.ANNOTATION_DOMAIN_UID: domain.uid,
-    }
+    footprint = Footprint(
+        domain.name,
+        environment,
+        annotations={
+            names.ANNOTATION_DELETION_POLICY: "Delete",
+            names.ANNOTATION_DISPLAY_NAME: spec.display_name,
+            names.ANNOTATION_DOMAIN_UID: domain.uid,
+        },
+        grants=plan.grants,
+        limit_range=limit_range((spec.limits or Limits()).merged(bspec.limits)),
+        isolated=spec.network_isolation,
+    )
     quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
     for project in projects(domain, sandbox):
         namespace = sandbox_namespace(project, sandbox.name)
@@ -190,15 +155,8 @@ def desired_sandbox(
             names.LABEL_SANDBOX: sandbox.name,
             names.LABEL_SANDBOX_UID: sandbox.uid,
         }
-        plan.children.append(build("Namespace", namespace, None, ns_labels, {}, annotations))
-        plan.children.extend(role_binding(name, namespace, labels, *grant) for name, grant in plan.grants.items())
-        hard = {"spec": {"hard": dict(sorted(quota.items()))}}
-        plan.children.append(build("ResourceQuota", names.QUOTA_NAME, namespace, labels, hard))
-        if limit_range:
-            plan.children.append(build("LimitRange", names.LIMITS_NAME, namespace, labels, limit_range))
-        if spec.network_isolation:
-            plan.children.append(_isolation(namespace, labels, domain.name, environment))
-    plan.workspace = _workspace_spec(domain, plan)
+        plan.children.extend(namespace_objects(footprint, namespace, ns_labels, quota))
+    plan.workspace = workspace_spec(domain, plan)
     return plan
 
 
@@ -320,13 +278,3 @@ def budget_sources(
     released = released_source(world.kept.get((domain.name, environment), ()), placed,
                                policy or domain.spec.deletion_policy)  # fmt: skip
     return [*sources, released] if released is not None else sources
-
-
-def phase(sandbox: SandboxRecord, ready: bool, now: datetime.datetime) -> str:
-    """Provisioning, Ready, Expiring (past 80% of its life) or Deleting."""
-    if sandbox.deleting:
-        return "Deleting"
-    if not ready:
-        return "Provisioning"
-    due = expiring_at(sandbox)
-    return "Expiring" if due is not None and now >= due else "Ready"

@@ -5,7 +5,7 @@ namespaces or of ``bizdomain-system`` at admission, and :class:`bizdomain.api.co
 refuses them again when a spec is parsed. What neither can know is an operator namespace the
 platform configured (``BIZDOMAIN_NAMESPACE``): :func:`subject_problems` checks every rule with the
 settings in hand. The planner calls it on a binding's deployers and on the departments' members it
-grants (plan/tenant.py), :mod:`bizdomain.plan.host` on the owners it binds on the host.
+grants (plan/validation.py), :mod:`bizdomain.plan.host` on the owners it binds on the host.
 """
 
 from __future__ import annotations

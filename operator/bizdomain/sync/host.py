@@ -18,7 +18,8 @@ from typing import Any
 
 from bizdomain import names
 from bizdomain.concurrency import each
-from bizdomain.members.rest import JSON, KINDS, Kube, KubeError
+from bizdomain.members.kinds import KINDS
+from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
 from bizdomain.plan.host import HostPlan
 

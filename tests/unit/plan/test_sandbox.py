@@ -18,8 +18,9 @@ from bizdomain.decide import decide
 from bizdomain.plan import plan_cluster
 from bizdomain.plan.host import desired_host
 from bizdomain.plan.inputs import SandboxRecord, World
-from bizdomain.plan.sandbox import desired_sandbox, expiring_at, expiry, phase
+from bizdomain.plan.sandbox import desired_sandbox
 from bizdomain.plan.sandbox_host import sandbox_annotations, sandboxers
+from bizdomain.plan.sandbox_lifetime import expiring_at, expiry, phase
 
 from ..factories import SETTINGS, binding, binding_spec_dict, domain, domain_spec_dict, member, world
 

@@ -1,150 +1,35 @@
-"""Decide what one pass does on one member: pure, from the plan and a snapshot of the member.
+"""The pass: every rule of :mod:`bizdomain.decide` applied to one member's plan and view.
 
-HNC's ``syncWithForest`` / ``operate`` split: :func:`decide` takes the cluster's plan and what
-the member's view holds (every namespace, and every object carrying the operator's labels)
-and returns every action of the pass (create, apply, delete, release), each with the tenant
-it is for, plus the plan as decided (the namespaces each tenant keeps, the problems found).
-The sync engine only carries the actions out. Every ownership and protection rule lives here:
-
-- **A namespace that exists keeps its owner**: the domain (by uid, recorded on the namespace)
-  and the environment it was created for. Another tenant's claim never changes, prunes or
-  releases it; it reports a conflict that names nobody else. A released namespace is taken
-  back only by the same domain uid and environment (or a uid the domain adopts, by a
-  platform admin's annotation). A namespace that does not exist goes to the oldest claim.
-- **Protection comes from where a namespace is and what it was**: one that belongs to a
-  protected environment, sits on a member serving one, or ever carried the protected label
-  is never deleted (released instead) and keeps that label.
-- **A frozen tenant fails safe**: it creates nothing and grants nothing new; a RoleBinding keeps
-  only the subjects both it and the valid part of the binding name (so removed departments,
-  members and hand-added subjects lose their rights at once), drift in what restricts
-  (network isolation, a deleted quota) is corrected, and nothing else is pruned.
-- **What restricts stays with a released namespace**: its ResourceQuota and LimitRange are never
-  pruned with it, so the workloads left there stay bounded (budgets, issue 13).
-- **Prune only what is ours, by the right policy**: an object is a candidate only when it carries
-  a tenant's labels, sits in a namespace of that same tenant, and was made for a domain uid the
-  host knows (so a host rebuilt from Git, whose domains have new uids, prunes nothing until a
-  platform admin lets the domain adopt the old uid); its living tenant's policy governs, else
-  the policy recorded on the namespace.
-
-Called by :mod:`bizdomain.sync.engine`; unit-tested in ``tests/unit/test_decide.py``.
+:func:`decide` settles each tenant's namespaces (owner, oldest claim, protection), then what to
+apply (a frozen tenant's narrowed RoleBindings, a held tenant's revocations), then what to
+prune and by which policy; it reads whose an object is from :mod:`.ownership`. Pure. Called
+through :func:`bizdomain.decide.decide`; unit-tested in ``tests/unit/test_decide.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
 
 from bizdomain import names
 from bizdomain.config import Settings
-from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan, needs_apply
-from bizdomain.plan.attribution import claimed_tenant
-from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key, build, key_of, tenant_labels
-from bizdomain.plan.tenant import role_binding
+from bizdomain.decide.actions import JSON, SUBJECTS, Apply, Decision, Prune, TenantKey, in_sync, subject_keys
+from bizdomain.decide.ownership import (
+    annotations_of,
+    holder,
+    is_protected,
+    labels_of,
+    owns,
+    protect,
+    recorded_policy,
+    tenant_of,
+)
+from bizdomain.plan import ClusterPlan, Desired, Problem, TenantPlan
+from bizdomain.plan.children import role_binding
+from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key, tenant_labels
 
-JSON = dict[str, Any]
-TenantKey = tuple[str, str]
-SubjectKey = tuple[str, str, str]
-# On a compact view entry: the spec-hash of the desired object it was found to hold (None: unknown).
-IN_SYNC = "__in_sync__"
-# On a compact view entry of a RoleBinding: its subjects, as SubjectKeys.
-SUBJECTS = "__subjects__"
 # What bounds a namespace's workloads: kept when the namespace is released, never pruned with it.
 RESTRICTING = ("ResourceQuota", "LimitRange")
-
-
-@dataclass(frozen=True)
-class Apply:
-    """Converge one object; ``create``: a plain create, so "already exists" is a conflict, never adopted."""
-
-    tenant: TenantKey | None
-    desired: Desired
-    create: bool = False
-
-
-@dataclass(frozen=True)
-class Prune:
-    """Remove one object the operator made: delete it, or (a namespace under Retain) release it."""
-
-    tenant: TenantKey | None
-    live: JSON
-    release: bool = False
-
-    @property
-    def key(self) -> Key:
-        return key_of(self.live)
-
-
-@dataclass
-class Decision:
-    plan: ClusterPlan  # tenants as decided: the namespaces each keeps, the problems found
-    applies: list[Apply] = field(default_factory=list)
-    prunes: list[Prune] = field(default_factory=list)
-
-
-def in_sync(desired: Desired, live: Mapping[str, Any] | None) -> bool:
-    """Whether ``live`` (a view entry, or a whole object) already holds ``desired``."""
-    if live is None:
-        return False
-    if desired.kind == "Namespace":  # all of it is metadata, which a view entry holds whole
-        return not needs_apply(desired.body, dict(live))
-    if IN_SYNC in live:
-        return bool(live[IN_SYNC] is not None and live[IN_SYNC] == desired.spec_hash)
-    return not needs_apply(desired.body, dict(live))
-
-
-def subject_keys(subjects: Sequence[Mapping[str, Any]] | None) -> tuple[SubjectKey, ...]:
-    return tuple((s.get("kind", ""), s.get("name", ""), s.get("namespace", "")) for s in subjects or [])
-
-
-def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
-    return obj["metadata"].get("labels") or {}
-
-
-def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
-    return obj["metadata"].get("annotations") or {}
-
-
-def tenant_of(obj: Mapping[str, Any]) -> TenantKey | None:
-    """The (domain, environment) an object's labels give it, when it is a tenant object of ours."""
-    return claimed_tenant(_labels(obj))
-
-
-def owns(namespace: Mapping[str, Any], tenant: TenantKey, uids: tuple[str, ...]) -> bool:
-    """Whether an existing namespace is ``tenant``'s: its domain (one of ``uids``) and environment.
-
-    A namespace without a recorded uid (made before uids were recorded) is its labels' tenant's
-    while the operator still manages it; a released one needs its uid.
-    """
-    labels = _labels(namespace)
-    if (labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)) != tenant:
-        return False
-    managed = labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY_VALUE
-    released = labels.get(names.LABEL_RELEASED) == "true"
-    if not (managed or released):
-        return False
-    recorded = _annotations(namespace).get(names.ANNOTATION_DOMAIN_UID)
-    return recorded in uids if recorded else managed
-
-
-def is_protected(namespace: Mapping[str, Any], plan: ClusterPlan, settings: Settings) -> bool:
-    """Never deleted: it is (or ever was) in a protected environment, or on a member serving one."""
-    labels = _labels(namespace)
-    return (
-        plan.protected
-        or labels.get(names.LABEL_PROTECTED) == "true"
-        or settings.is_protected_environment(labels.get(names.LABEL_ENVIRONMENT, ""))
-    )
-
-
-def _protect(desired: Desired) -> Desired:
-    """The namespace ``desired``, carrying the protected label (which is never taken off)."""
-    body = desired.body
-    meta = body.pop("metadata")
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != ANNOTATION_SPEC_HASH}
-    labels = {**meta["labels"], names.LABEL_PROTECTED: "true"}
-    content = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
-    return build(desired.kind, desired.name, desired.namespace, labels, content, annotations)
 
 
 class _Decider:
@@ -202,11 +87,11 @@ class _Decider:
 
     def _protected(self, desired: Desired) -> Desired:
         """A namespace on a member serving a protected environment, or once protected, stays so."""
-        if desired.kind != "Namespace" or names.LABEL_PROTECTED in _labels(desired.body):
+        if desired.kind != "Namespace" or names.LABEL_PROTECTED in labels_of(desired.body):
             return desired
         existing = self.namespaces.get(desired.name)
         if self.plan.protected or (existing is not None and is_protected(existing, self.plan, self.settings)):
-            return _protect(desired)
+            return protect(desired)
         return desired
 
     def _conflict(self, namespace: str, why: str) -> Problem:
@@ -236,7 +121,7 @@ class _Decider:
             live = self.live.get(desired.key)
             if desired.kind == "RoleBinding":
                 continue  # judged below, against what is there
-            changed = live is not None and _annotations(live).get(ANNOTATION_SPEC_HASH) != desired.spec_hash
+            changed = live is not None and annotations_of(live).get(ANNOTATION_SPEC_HASH) != desired.spec_hash
             if desired.kind in ("Workspace", "ResourceQuota", "LimitRange") and changed:
                 continue  # a frozen binding's new quota, limits or namespace list wait until it is fixed
             # (the same ones, edited by hand, are corrected)
@@ -281,16 +166,16 @@ class _Decider:
         if grant is None or not kept:
             return Prune(tenant.key, live)
         reduced = role_binding(key[2], key[1] or "", tenant_labels(*tenant.key), grant[0], kept)
-        if _annotations(live).get(ANNOTATION_SPEC_HASH) == reduced.spec_hash and held == set(subject_keys(kept)):
+        if annotations_of(live).get(ANNOTATION_SPEC_HASH) == reduced.spec_hash and held == set(subject_keys(kept)):
             return None
         return Apply(tenant.key, reduced)
 
     def _mine(self, obj: JSON, tenant: TenantKey) -> bool:
         """Whether a namespaced object sits in a namespace of ``tenant``, made for a uid it owns."""
         home = self.namespaces.get(obj["metadata"].get("namespace") or "")
-        if home is None or _holder(home) != tenant:
+        if home is None or holder(home) != tenant:
             return False
-        uid = _annotations(home).get(names.ANNOTATION_DOMAIN_UID)
+        uid = annotations_of(home).get(names.ANNOTATION_DOMAIN_UID)
         return uid is None or uid in self.plan.owners.get(tenant[0], ())
 
     # ---- prunes --------------------------------------------------------------------------
@@ -314,9 +199,9 @@ class _Decider:
     def _prune(self, key: Key, obj: JSON, tenant_key: TenantKey) -> Prune | None:
         kind, namespace, name = key
         home = obj if kind in ("Namespace", "Workspace") else self.namespaces.get(namespace or "")
-        if home is None or _holder(home) != tenant_key:
+        if home is None or holder(home) != tenant_key:
             return None  # not in a namespace of the same tenant: whatever its labels say, not ours to remove
-        uid = _annotations(home).get(names.ANNOTATION_DOMAIN_UID)
+        uid = annotations_of(home).get(names.ANNOTATION_DOMAIN_UID)
         if uid is not None and uid not in self.plan.owners.get(tenant_key[0], ()):
             # Made for a domain the host does not know (deleted, or a host rebuilt from Git whose
             # domain has a new uid): never pruned; the domain takes it back by adopting the uid.
@@ -334,7 +219,7 @@ class _Decider:
             return Prune(tenant_key, obj)
         if self.settings.is_protected_namespace(name) or obj["metadata"].get("deletionTimestamp"):
             return None
-        policy = tenant.deletion_policy if tenant is not None else _recorded_policy(obj)
+        policy = tenant.deletion_policy if tenant is not None else recorded_policy(obj)
         if policy == "Delete" and is_protected(obj, self.plan, self.settings):
             if tenant is not None:
                 blocked = Problem(
@@ -350,19 +235,6 @@ class _Decider:
 def _home(desired: Desired) -> str | None:
     """The namespace a desired object lives in (a Namespace is its own)."""
     return desired.name if desired.kind == "Namespace" else desired.namespace
-
-
-def _holder(obj: Mapping[str, Any]) -> TenantKey | None:
-    """The tenant an object of ours (or a namespace it released) belongs to, by its labels."""
-    labels = _labels(obj)
-    if labels.get(names.LABEL_RELEASED) == "true" and obj["kind"] == "Namespace":
-        domain, environment = labels.get(names.LABEL_DOMAIN), labels.get(names.LABEL_ENVIRONMENT)
-        return (domain, environment) if domain and environment else None
-    return tenant_of(obj)
-
-
-def _recorded_policy(namespace: Mapping[str, Any]) -> str:
-    return "Delete" if _annotations(namespace).get(names.ANNOTATION_DELETION_POLICY) == "Delete" else "Retain"
 
 
 def decide(
