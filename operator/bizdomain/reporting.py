@@ -57,6 +57,7 @@ class StatusWriter:
         self.deferred: float | None = None  # seconds until a write held back by the last round is due
         self._refused: dict[str, tuple[float, float]] = {}  # kind -> (monotonic time to try again, wait)
         self._budget_series: set[tuple[str, str, str]] = set()  # budget gauges' label sets last set
+        self._budget_figures: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # and what they were set to
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -93,7 +94,7 @@ class StatusWriter:
                 writes.extend(self._events_for(binding, status, outcomes))
             writes.extend(self._over_budget_event(binding, status.conditions))
             if status.domain is not None and status.budget is not None:
-                series |= budget_gauges(status.domain, status.budget)
+                series |= budget_gauges(status.domain, status.budget, self._budget_figures)
         ready = {"True": 0, "False": 0}
         for i, domain in enumerate(world.domains.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
@@ -129,6 +130,7 @@ class StatusWriter:
         for gone in self._budget_series - series:
             for gauge in (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED):
                 gauge.remove(*gone)
+            self._budget_figures.pop(gone, None)
         self._budget_series = series
 
     def _host_conflicts(self, world: World) -> dict[str, str]:
@@ -272,13 +274,22 @@ def _flipped(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     return new.get("observedGeneration") != old.get("observedGeneration") or conditions(new) != conditions(old)
 
 
-def budget_gauges(domain: str, entry: BudgetUsage) -> set[tuple[str, str, str]]:
-    """Set the budget gauges of one domain x environment; the label sets it set."""
+def budget_gauges(
+    domain: str, entry: BudgetUsage, last: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
+) -> set[tuple[str, str, str]]:
+    """Set the budget gauges of one domain x environment; the label sets it set. With ``last`` (the
+    figures each label set was last given, updated here), a gauge is only set when its figure changed:
+    a status round sees thousands of bindings, few of whose figures moved."""
     out = set()
     for resource, hard in entry.hard.items():
         labels = (domain, entry.environment, resource)
-        metrics.BUDGET_HARD.labels(*labels).set(float(parse_quantity(hard)))
-        metrics.BUDGET_ALLOCATED.labels(*labels).set(float(parse_quantity(entry.allocated.get(resource, "0"))))
-        metrics.BUDGET_USED.labels(*labels).set(float(parse_quantity(entry.used.get(resource, "0"))))
         out.add(labels)
+        figures = (hard, entry.allocated.get(resource, "0"), entry.used.get(resource, "0"))
+        if last is not None:
+            if last.get(labels) == figures:
+                continue
+            last[labels] = figures
+        gauges = (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED)
+        for gauge, value in zip(gauges, figures, strict=True):
+            gauge.labels(*labels).set(float(parse_quantity(value)))
     return out

@@ -7,8 +7,10 @@ from typing import Any, cast
 
 import pytest
 
+from bizdomain import metrics
+from bizdomain.api.domain import BudgetUsage
 from bizdomain.members import Kube, KubeError
-from bizdomain.reporting import PROGRESS_SECONDS, REFUSED_SECONDS, StatusWriter
+from bizdomain.reporting import PROGRESS_SECONDS, REFUSED_SECONDS, StatusWriter, budget_gauges
 from unit import factories
 from unit.factories import SETTINGS
 
@@ -138,3 +140,22 @@ def test_a_conflicting_host_namespace_gets_no_write_and_its_domain_says_so_once(
     assert len(events) == 1, "one Event per conflict, not one per round"
     assert events[0]["involvedObject"]["name"] == "payments"
     assert all("domain-payments" not in path for path, _ in recorder.posted), "no Event in that namespace"
+
+
+def test_budget_gauges_are_set_only_when_a_figure_moved() -> None:
+    def entry(used: str) -> BudgetUsage:
+        return BudgetUsage(environment="dev", hard={"pods": "10"}, allocated={"pods": "4"}, used={"pods": used})
+
+    def used_gauge() -> float:
+        return float(metrics.BUDGET_USED.labels("gauged", "dev", "pods")._value.get())
+
+    last: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    assert budget_gauges("gauged", entry("1"), last) == {("gauged", "dev", "pods")}
+    assert used_gauge() == 1.0
+    metrics.BUDGET_USED.labels("gauged", "dev", "pods").set(-1)  # a round with the same figures sets nothing
+    budget_gauges("gauged", entry("1"), last)
+    assert used_gauge() == -1.0
+    budget_gauges("gauged", entry("3"), last)
+    assert used_gauge() == 3.0
+    for gauge in (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED):
+        gauge.remove("gauged", "dev", "pods")

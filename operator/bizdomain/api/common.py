@@ -8,6 +8,7 @@ operator ever sees them, and the same models parse ``spec`` inside the operator.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -75,8 +76,11 @@ class StatusModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_quantity(value: str | int) -> Decimal:
-    """The value of a Kubernetes quantity; ``ValueError`` for anything the API would refuse."""
+    """The value of a Kubernetes quantity; ``ValueError`` for anything the API would refuse.
+
+    Cached: every pass judges every budgeted tenant's quotas, and a platform writes few distinct values."""
     text = str(value).strip()
     if not _QUANTITY_RE.match(text):
         raise ValueError(f"{value!r} is not a valid Kubernetes quantity (e.g. 500m, 2, 4Gi)")

@@ -35,6 +35,8 @@ from bizdomain.plan.problems import Problem
 Amounts = dict[str, Decimal]
 # On a compact view entry of a ResourceQuota: its status (hard and used, as the member computed them).
 QUOTA_STATUS = "__quota_status__"
+# ... and its spec's hard, when the member's quota controller has not counted it yet (status.hard differs).
+QUOTA_SPEC_HARD = "__quota_spec_hard__"
 # What the `kubectl get domains` column shows first, when budgeted.
 CPU_RESOURCES = ("requests.cpu", "cpu", "limits.cpu")
 _ANNOTATION_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")

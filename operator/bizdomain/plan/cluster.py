@@ -211,11 +211,10 @@ def plan_cluster(
     )
     for _, domain, binding in sorted(candidates, key=lambda c: c[0]):
         tenant = planned.tenant(domain, binding, settings)
-        tenant = within_budget(tenant, domain, siblings[tenant.key], world, settings)
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
-        if scope is None or domain.name in scope:
-            plan.tenants[tenant.key] = tenant
+        if scope is None or domain.name in scope:  # the budget never changes a claim: judged only here
+            plan.tenants[tenant.key] = within_budget(tenant, domain, siblings[tenant.key], world, settings)
     # Sandboxes after every baseline: a baseline's claim on a name always comes first.
     from bizdomain.plan.sandbox import add_sandboxes  # noqa: PLC0415  (plan.sandbox builds on this module)
 

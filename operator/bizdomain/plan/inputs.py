@@ -7,6 +7,7 @@ so the planner can freeze that tenant rather than act on half an object.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,3 +113,11 @@ class World:
     # (domain, environment) -> the namespaces of the domain holding our quota on the members, as
     # the members' last passes saw them (see plan.kept): what a budget counts beyond the plan.
     kept: Mapping[tuple[str, str], tuple[Kept, ...]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def sandboxes_by_namespace(self) -> dict[str, list[SandboxRecord]]:
+        """The sandboxes in each domain's host namespace, oldest first (built once per World)."""
+        out: dict[str, list[SandboxRecord]] = {}
+        for sandbox in sorted(self.sandboxes.values(), key=lambda s: (s.created, s.name)):
+            out.setdefault(sandbox.namespace, []).append(sandbox)
+        return out

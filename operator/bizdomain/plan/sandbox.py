@@ -260,8 +260,8 @@ def budget_sources(
     base = world.bindings.get((namespace, environment))
     if base is not None and base.spec is not None:
         clusters = binding_clusters(base, world)
-        for sandbox in sorted(world.sandboxes.values(), key=lambda s: (s.created, s.name)):
-            if sandbox.namespace != namespace or sandbox.spec is None or sandbox.deleting:
+        for sandbox in world.sandboxes_by_namespace.get(namespace, ()):
+            if sandbox.spec is None or sandbox.deleting:
                 continue
             if sandbox.spec.environment != environment:
                 continue

@@ -30,7 +30,7 @@ from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import Desired, needs_apply
 from bizdomain.plan.attribution import drift_domain, namespaced_tenant_ok
-from bizdomain.plan.budget import QUOTA_STATUS
+from bizdomain.plan.budget import QUOTA_SPEC_HARD, QUOTA_STATUS
 from bizdomain.plan.objects import Key, key_of
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,15 @@ class MemberView:
         return {key[2]: obj for key, obj in self._objects["Namespace"].items()}
 
     def quota_statuses(self) -> dict[str, JSON]:
-        """namespace -> the status (hard, used) of our ResourceQuota there, as the member computed it."""
-        quotas = self._objects.get("ResourceQuota", {})
-        return {key[1] or "": obj.get(QUOTA_STATUS) or {} for key, obj in quotas.items() if key[2] == names.QUOTA_NAME}
+        """namespace -> the ``hard`` and ``used`` of our ResourceQuota there: ``hard`` as its spec says
+        (the member's quota controller may not have counted it yet), ``used`` as the member computed it."""
+        out = {}
+        for key, obj in self._objects.get("ResourceQuota", {}).items():
+            if key[2] == names.QUOTA_NAME:
+                status = obj.get(QUOTA_STATUS) or {}
+                hard = obj.get(QUOTA_SPEC_HARD) or status.get("hard") or {}
+                out[key[1] or ""] = {"hard": hard, "used": status.get("used") or {}}
+        return out
 
     def managed(self, domains: frozenset[str] | None = None) -> dict[Key, JSON]:
         """Every object carrying our managed-by label (only ``domains``' when given), except a
@@ -299,6 +305,9 @@ class MemberView:
             entry[SUBJECTS] = self._subjects.setdefault(subjects, subjects)
         if key[0] == "ResourceQuota":  # hard and used, for the domain's budget (no request of its own)
             entry[QUOTA_STATUS] = obj.get("status") or {}
+            hard = (obj.get("spec") or {}).get("hard") or {}
+            if hard != entry[QUOTA_STATUS].get("hard"):  # not counted by the member's controller yet
+                entry[QUOTA_SPEC_HARD] = hard
         return entry
 
     async def close(self) -> None:

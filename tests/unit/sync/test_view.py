@@ -11,10 +11,11 @@ from typing import Any, cast
 
 import pytest
 
+from bizdomain import names
 from bizdomain.decide import IN_SYNC, in_sync
 from bizdomain.members import Kube, KubeError
 from bizdomain.plan import Desired
-from bizdomain.plan.budget import QUOTA_STATUS
+from bizdomain.plan.budget import QUOTA_SPEC_HARD, QUOTA_STATUS
 from bizdomain.plan.objects import build, tenant_labels
 from bizdomain.sync.view import MemberView
 
@@ -44,7 +45,9 @@ def _view(drifted: list[str] | None = None) -> MemberView:
 
 
 def _quota(pods: str = "10") -> Desired:
-    return build("ResourceQuota", "quota", "pay", tenant_labels("pay", "dev"), {"spec": {"hard": {"pods": pods}}})
+    return build(
+        "ResourceQuota", names.QUOTA_NAME, "pay", tenant_labels("pay", "dev"), {"spec": {"hard": {"pods": pods}}}
+    )
 
 
 def _live(desired: Desired, version: str, **spec: Any) -> JSON:
@@ -63,10 +66,18 @@ def test_an_object_holding_its_desired_body_is_in_sync_and_kept_compact() -> Non
     entry = view.managed()[desired.key]
     assert in_sync(desired, entry)
     # a quota also keeps its status (hard, used): the domain's budget is folded from it, no request of its own
-    assert set(entry) == {"kind", "metadata", IN_SYNC, QUOTA_STATUS}
+    # (and its spec's hard while the member's quota controller has not counted it yet)
+    assert set(entry) == {"kind", "metadata", IN_SYNC, QUOTA_STATUS, QUOTA_SPEC_HARD}
     assert entry[QUOTA_STATUS] == {"used": {"pods": "0"}}
     assert "managedFields" not in entry["metadata"]
     assert entry["metadata"]["resourceVersion"] == "5"
+    hard = desired.body["spec"]["hard"]
+    assert view.quota_statuses() == {desired.namespace: {"hard": hard, "used": {"pods": "0"}}}
+    counted = _live(desired, "6")
+    counted["status"]["hard"] = hard
+    view.seen(counted)
+    assert QUOTA_SPEC_HARD not in view.managed()[desired.key], "once counted, status.hard is enough"
+    assert view.quota_statuses() == {desired.namespace: {"hard": hard, "used": {"pods": "0"}}}
 
 
 def test_a_changed_plan_makes_the_same_object_out_of_sync() -> None:
