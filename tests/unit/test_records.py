@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 from typing import Any
 
 from bizdomain.plan import TenantMemo, World, plan_cluster
@@ -75,6 +77,20 @@ def test_the_plan_of_a_tenant_survives_status_writes() -> None:
     [old], [new] = before.tenants.values(), after.tenants.values()
     assert old.children
     assert all(a is b for a, b in zip(old.children, new.children, strict=True)), "the tenant was planned again"
+
+
+def test_the_memo_keeps_no_record_the_host_replaced() -> None:
+    # Each status write rebuilds a record: the memo holds the newest, never the first (and its status).
+    member, specs, memo = _member(), SpecCache(), TenantMemo()
+    domain = domain_record(_body(DOMAIN, "u-9"), specs)
+    first = binding_record(_body(BINDING, "u-10"), specs)
+    plan_cluster(member, World({"pay": domain}, {first.key: first}, {"dev": member}), SETTINGS, memo=memo)
+    gone = weakref.ref(first)
+    written = binding_record(_body(BINDING, "u-10", status={"observedGeneration": 1, "big": "x" * 1000}), specs)
+    plan_cluster(member, World({"pay": domain}, {written.key: written}, {"dev": member}), SETTINGS, memo=memo)
+    del first
+    gc.collect()
+    assert gone() is None, "the memo still holds the record the host replaced"
 
 
 def test_the_memo_holds_on_its_own_without_the_spec_cache() -> None:

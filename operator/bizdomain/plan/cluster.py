@@ -130,6 +130,10 @@ class TenantMemo:
                 self._planned.clear()
             hit = _Planned(domain, binding, settings, desired_tenant(domain, binding, settings))
             self._planned[key] = hit
+        else:
+            # Hold the records the host has now, not the first ones planned: a record is rebuilt on each
+            # status write, and the memo must not keep the old ones (and their statuses) alive beside them.
+            hit.domain, hit.binding = domain, binding
         return hit.plan
 
 
