@@ -140,3 +140,14 @@ def test_the_legitimate_flows_still_land() -> None:
         .tenants[("payments", "dev")]
         .frozen
     )
+
+
+def test_a_sandbox_not_reported_ready_still_holds_what_its_members_hold() -> None:
+    # The sandbox landed on dev0 but its phase is not Ready yet (another member is slow): its
+    # namespaces on dev0 hold their quota all the same, so the baseline may not grow into them.
+    half = {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}
+    domain = budgeted(quota=half)
+    sbx = dataclasses.replace(sandbox("slow", quota=half), status={"phase": "Provisioning"})
+    held = {"dev0": {"pay": half, "pay-batch": half, "pay--slow": half, "pay-batch--slow": half}}
+    plan = plan_cluster(factories.member("dev0"), world(domain, bound(quota=FULL), held, sbx), SETTINGS)
+    assert plan.tenants[("payments", "dev")].frozen, "the baseline grew into a provisioning sandbox's room"
