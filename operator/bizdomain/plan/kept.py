@@ -140,16 +140,21 @@ def going(kept: Iterable[Kept], placed: Iterable[Share], policy: str | Mapping[s
     )
 
 
-def holding(shares: Iterable[Share], kept: Iterable[Kept], resources: Iterable[str], *, asked: bool = True) -> Amounts:
+def holding(
+    shares: Iterable[Share], kept: Iterable[Kept], resources: Iterable[str], *, asked: bool = True, now: bool = False
+) -> Amounts:
     """What ``shares`` hold, counted high: per namespace and resource the larger of what it asks (when
     ``asked``: it landed, or may land in this pass) and what its member's quota holds now. A source
     that does not land keeps what its members hold, whatever its spec now asks: were it counted at
-    its ask, lowering the ask while freezing the change would hand that room to another source."""
+    its ask, lowering the ask while freezing the change would hand that room to another source.
+    With ``now`` (a sandbox, judged after the baseline), a namespace its member reports holds what its
+    quota holds, not its ask: a sandbox asking for more than fits freezes itself, never the baseline."""
     live = {(k.cluster, k.namespace): k.hard for k in kept}
     out = dict.fromkeys(resources, Decimal(0))
     for share in shares:
-        now = live.get((share.cluster, share.namespace), {})
+        held = live.get((share.cluster, share.namespace))
+        ask = share.hard if asked and not (now and held is not None) else {}
         for resource in out:
-            values = [v for v in (share.hard.get(resource) if asked else None, now.get(resource)) if v is not None]
+            values = [v for v in (ask.get(resource), (held or {}).get(resource)) if v is not None]
             out[resource] += max((parse_quantity(v) for v in values), default=Decimal(0))
     return out

@@ -246,9 +246,10 @@ def budget_sources(
 ) -> list[Source]:
     """Every source of a domain's budget in ``environment``, in priority order: the baseline (every
     binding of the environment together), then each sandbox, oldest first, then what released
-    namespaces keep. Each holds the larger of what it asks (a sandbox: once it landed) and what its
-    members' quotas hold now (:func:`bizdomain.plan.kept.holding`), so no source grows into room
-    another still holds, whatever that one's spec now says."""
+    namespaces keep. The baseline holds the larger of what it asks and what its members' quotas hold
+    now; a sandbox what its members' quotas hold (its ask where none is reported yet and it landed),
+    so no source grows into room another still holds, whatever that one's spec now says, and a
+    sandbox asking for more than fits freezes only itself (:func:`bizdomain.plan.kept.holding`)."""
     assert domain.spec is not None
     kept = world.kept.get((domain.name, environment), ())
     shares: list[Share] = []
@@ -274,7 +275,7 @@ def budget_sources(
             quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
             names_ = [sandbox_namespace(p, sandbox.name) for p in projects(domain, sandbox)]
             own = tuple(Share(c, n, quota) for n in names_ for c in clusters)
-            held = holding(own, kept, resources | set(quota), asked=landed(sandbox))
+            held = holding(own, kept, resources | set(quota), asked=landed(sandbox), now=True)
             sources.append(Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, held))
     # The baseline holds what it asks or what its members hold, whichever is more (counted high,
     # never low), and what the namespaces it deletes hold until they are gone. Last, what the members

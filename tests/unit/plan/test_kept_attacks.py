@@ -151,3 +151,17 @@ def test_a_sandbox_not_reported_ready_still_holds_what_its_members_hold() -> Non
     held = {"dev0": {"pay": half, "pay-batch": half, "pay--slow": half, "pay-batch--slow": half}}
     plan = plan_cluster(factories.member("dev0"), world(domain, bound(quota=FULL), held, sbx), SETTINGS)
     assert plan.tenants[("payments", "dev")].frozen, "the baseline grew into a provisioning sandbox's room"
+
+
+def test_a_sandbox_asking_far_more_than_it_holds_freezes_itself_not_the_baseline() -> None:
+    # A developer edits its landed sandbox's quota to 1000 cpu: the sandbox freezes and keeps what its
+    # members hold (2 x 2 cpu). Counted at its ask, it would freeze the untouched baseline (and every
+    # younger sandbox): one developer could stop the domain's dev binding from placing anything.
+    half = {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10"}
+    domain = budgeted(quota=half)
+    greedy = landed(sandbox("greedy", quota={"requests.cpu": "1000", "requests.memory": "4Gi", "pods": "10"}))
+    held = {"dev0": {"pay": half, "pay-batch": half, "pay--greedy": half, "pay-batch--greedy": half}}
+    plan = plan_cluster(factories.member("dev0"), world(domain, bound(), held, greedy), SETTINGS)
+    assert plan.tenants[("payments", "dev--greedy")].frozen
+    baseline = plan.tenants[("payments", "dev")]
+    assert not baseline.frozen, baseline.problems
