@@ -89,17 +89,17 @@ def binding_status(
         verdict = Verdict.failed(names.Reason.INVALID_SPEC, binding.error or domain.error or "invalid spec")
     else:
         verdict = _binding_verdict(binding, domain, placement.of(binding), reports, status)
-        status.budget = _budget(binding, domain, placement.of(binding), reports)
+        status.budget = _budget(binding, domain, reports)
     status.conditions = conditions(verdict, binding.generation, previous)
     if status.budget is not None:
         status.conditions.append(_over_budget([status.budget], binding.generation, previous))
     return status
 
 
-def _budget(
-    binding: BindingRecord, domain: DomainRecord, selection: Selection, reports: Mapping[str, ClusterReport]
-) -> BudgetUsage | None:
-    """The domain's budget in the binding's environment, and what the members' quotas hold and use."""
+def _budget(binding: BindingRecord, domain: DomainRecord, reports: Mapping[str, ClusterReport]) -> BudgetUsage | None:
+    """The domain's budget in the binding's environment, and what the members' quotas hold and use:
+    on every member, whichever binding of the environment places the namespaces there (the budget is
+    the domain's; a second binding of the environment on other members shares it)."""
     assert binding.spec is not None
     assert domain.spec is not None
     budget = domain.spec.budget(binding.spec.environment)
@@ -108,9 +108,8 @@ def _budget(
     key = (domain.name, binding.spec.environment)
     hard: budgets.Amounts = {}
     used: budgets.Amounts = {}
-    for cluster in selection.clusters:
-        report = reports.get(cluster)
-        tenant = report.tenants.get(key) if report is not None and report.ok else None
+    for report in reports.values():
+        tenant = report.tenants.get(key) if report.ok else None
         for into, amounts in ((hard, tenant.quota_hard if tenant else {}), (used, tenant.quota_used if tenant else {})):
             for resource, value in amounts.items():
                 into[resource] = into.get(resource, Decimal(0)) + value
@@ -218,7 +217,10 @@ def domain_status(
         )
         total += len(bstatus.clusters)
         ready += sum(1 for c in bstatus.clusters if c.ready)
-    status.budgets = [bs.budget for _, bs in sorted(bindings, key=lambda b: b[0].name) if bs.budget is not None]
+    # one entry per environment: every binding of an environment shows the domain's same figures there
+    per_environment = {bs.budget.environment: bs.budget for _, bs in sorted(bindings, key=lambda b: b[0].name)
+                       if bs.budget is not None}  # fmt: skip
+    status.budgets = list(per_environment.values())
     status.summary = DomainSummary(
         environments=",".join(e.environment for e in status.environments),
         clusters=f"{ready}/{total}",

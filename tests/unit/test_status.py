@@ -456,3 +456,25 @@ def test_no_budget_no_budget_status_and_no_over_budget_condition() -> None:
     status = status_of({"dev-a": ok_report("dev-a"), "dev-b": ok_report("dev-b")})
     assert status.budget is None
     assert names.COND_OVER_BUDGET not in {c.type for c in status.conditions}
+
+
+def test_two_bindings_of_one_environment_each_show_the_domains_whole_figures_and_over_budget() -> None:
+    # The budget is the domain's in dev, whichever binding places the namespaces: each binding (and the
+    # domain, once) shows what all of them hold and use. Were each binding to show only its own members,
+    # two bindings on disjoint members using 6 pods each (12 > 10) would both say "within budget".
+    spec = factories.domain_spec_dict(budgets=[{"environment": "dev", "hard": {"pods": "10", "requests.cpu": "4"}}])
+    domain = factories.domain(spec=spec)
+    first = factories.binding("dev", factories.binding_spec_dict("dev", clusters={"names": ["dev-a"]}))
+    second = factories.binding("dev", factories.binding_spec_dict("dev", clusters={"names": ["dev-b"]}))
+    second = BindingRecord(**{**second.__dict__, "name": "dev-b", "uid": "uid-payments-dev-b"})
+    world = factories.world([domain], [first, second], [factories.member("dev-a"), factories.member("dev-b")])
+    reports = {"dev-a": used_report("dev-a", 6, "1"), "dev-b": used_report("dev-b", 6, "1")}
+    statuses = [(b, binding_status(b, world, reports, SETTINGS, place(world))) for b in (first, second)]
+    for _, status in statuses:
+        assert status.budget is not None
+        assert status.budget.allocated == {"pods": "10", "requests.cpu": "4"}
+        assert status.budget.used == {"pods": "12", "requests.cpu": "2"}
+        assert condition(status.conditions, names.COND_OVER_BUDGET).status == "True"
+    dstatus = domain_status(domain, statuses, SETTINGS)
+    assert [b.environment for b in dstatus.budgets] == ["dev"]
+    assert condition(dstatus.conditions, names.COND_OVER_BUDGET).status == "True"

@@ -114,6 +114,8 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
     for each resource, its sum plus what the sources before it allocate plus what the sources
     after it hold now is at most the budget. A source that does not land is frozen; it adds
     only what it ``held`` to the allocation (its members keep that, so no later source may take it).
+    One that lands adds the larger of its ask and what it held: room it gives back is room only
+    once its members hold less (see :func:`bizdomain.plan.kept.holding`).
     """
     verdict = Verdict()
     if budget is None:
@@ -153,7 +155,9 @@ def judge(environment: str, budget: Mapping[str, str] | None, sources: Sequence[
         if problems:
             verdict.problems[source.key] = problems
         # frozen: its members keep what they hold, and nobody may take that room
-        adds = {r: (source.held or {}).get(r, Decimal(0)) for r in limit} if problems else own
+        # landing: the larger of its ask and what it holds (a lowered quota is room only once it landed)
+        held = source.held or {}
+        adds = {r: held.get(r, Decimal(0)) if problems else max(own[r], held.get(r, Decimal(0))) for r in limit}
         for resource in limit:
             verdict.allocated[resource] += adds[resource]
             if adds[resource]:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from bizdomain import names
+from bizdomain.api.common import parse_quantity
 from bizdomain.api.sandbox import SEPARATOR
 from bizdomain.config import Settings
-from bizdomain.plan.budget import Share, Source, total
+from bizdomain.plan.budget import Amounts, Share, Source, total
 
 TenantKey = tuple[str, str]
 # How many namespaces a refusal names before it says "and N more".
@@ -41,9 +43,13 @@ class Kept:
     used: Mapping[str, str]
     released: bool  # already released: no longer managed, still bounded by this quota
     protected: bool  # never deleted: released when the plan no longer places it
+    recorded: str = "Retain"  # the deletion policy recorded on it: what prunes it when no binding selects its member
 
-    def retained(self, policy: str) -> bool:
-        """Whether its quota stays on the member once the plan does not place it (under ``policy``)."""
+    def retained(self, policy: str | Mapping[str, str]) -> bool:
+        """Whether its quota stays on the member once the plan does not place it: under ``policy``, or
+        per member (the policy of the bindings that select it; elsewhere the one recorded on it)."""
+        if not isinstance(policy, str):
+            policy = policy.get(self.cluster, self.recorded)
         return self.released or self.protected or policy != "Delete"
 
 
@@ -85,7 +91,9 @@ def kept_quotas(
         protected = (
             protected_member or labels.get(names.LABEL_PROTECTED) == "true" or settings.is_protected_environment(base)
         )
-        kept = Kept(cluster, name, dict(status["hard"]), dict(status.get("used") or {}), released, protected)
+        policy = (meta.get("annotations") or {}).get(names.ANNOTATION_DELETION_POLICY)
+        recorded = "Delete" if policy == "Delete" else "Retain"
+        kept = Kept(cluster, name, dict(status["hard"]), dict(status.get("used") or {}), released, protected, recorded)
         out.setdefault((domain, base), []).append(kept)
     return {key: tuple(sorted(value, key=lambda k: k.namespace)) for key, value in out.items()}
 
@@ -101,10 +109,11 @@ def merge_kept(
     return out
 
 
-def released_source(kept: Iterable[Kept], placed: Iterable[Share], policy: str) -> Source | None:
+def released_source(kept: Iterable[Kept], placed: Iterable[Share], policy: str | Mapping[str, str]) -> Source | None:
     """What the domain's namespaces that ``placed`` (the plan's shares) no longer has keep on the
-    members: those already released, and those the pass will release rather than delete. None when
-    there are none. It is judged as held (:func:`bizdomain.plan.budget.judge`): never squeezed."""
+    members: those already released, and those the pass will release rather than delete (by
+    ``policy``, see :meth:`Kept.retained`). None when there are none. It is judged as held
+    (:func:`bizdomain.plan.budget.judge`): never squeezed."""
     planned = {(share.cluster, share.namespace) for share in placed}
     outside = [k for k in kept if (k.cluster, k.namespace) not in planned and k.retained(policy)]
     if not outside:
@@ -118,3 +127,34 @@ def describe(kept: Sequence[Kept]) -> str:
     shown = ", ".join(f"{k.namespace} on {k.cluster}" for k in kept[:SHOWN])
     more = f" and {len(kept) - SHOWN} more" if len(kept) > SHOWN else ""
     return f"the quotas released namespaces keep ({shown}{more})"
+
+
+def going(kept: Iterable[Kept], placed: Iterable[Share], policy: str | Mapping[str, str]) -> tuple[Share, ...]:
+    """The namespaces outside the plan that the pass deletes with their quota: until they are gone
+    (and never, while the baseline is frozen) they still hold it, so the baseline holds it for them."""
+    planned = {(share.cluster, share.namespace) for share in placed}
+    return tuple(
+        Share(k.cluster, k.namespace, k.hard)
+        for k in kept
+        if (k.cluster, k.namespace) not in planned and not k.retained(policy)
+    )
+
+
+def holding(
+    shares: Iterable[Share], kept: Iterable[Kept], resources: Iterable[str], *, asked: bool = True, now: bool = False
+) -> Amounts:
+    """What ``shares`` hold, counted high: per namespace and resource the larger of what it asks (when
+    ``asked``: it landed, or may land in this pass) and what its member's quota holds now. A source
+    that does not land keeps what its members hold, whatever its spec now asks: were it counted at
+    its ask, lowering the ask while freezing the change would hand that room to another source.
+    With ``now`` (a sandbox, judged after the baseline), a namespace its member reports holds what its
+    quota holds, not its ask: a sandbox asking for more than fits freezes itself, never the baseline."""
+    live = {(k.cluster, k.namespace): k.hard for k in kept}
+    out = dict.fromkeys(resources, Decimal(0))
+    for share in shares:
+        held = live.get((share.cluster, share.namespace))
+        ask = share.hard if asked and not (now and held is not None) else {}
+        for resource in out:
+            values = [v for v in (ask.get(resource), (held or {}).get(resource)) if v is not None]
+            out[resource] += max((parse_quantity(v) for v in values), default=Decimal(0))
+    return out

@@ -21,6 +21,7 @@ Its life (expiry, phase) is :mod:`.sandbox_lifetime`'s. Called by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bizdomain import names
 from bizdomain.api.common import Limits, Subject
@@ -30,7 +31,7 @@ from bizdomain.plan.budget import Share, Source, binding_source, judge, total
 from bizdomain.plan.children import Footprint, limit_range, namespace_labels, namespace_objects
 from bizdomain.plan.cluster import ClusterPlan, domain_for_namespace
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, SandboxRecord, World
-from bizdomain.plan.kept import released_source
+from bizdomain.plan.kept import going, holding, released_source
 from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
 from bizdomain.plan.sandbox_lifetime import too_long
@@ -244,18 +245,24 @@ def budget_sources(
     domain: DomainRecord, environment: str, siblings: Sequence[BindingRecord], world: World, settings: Settings
 ) -> list[Source]:
     """Every source of a domain's budget in ``environment``, in priority order: the baseline (every
-    binding of the environment together), then each sandbox, oldest first. The baseline holds what it
-    asks for when frozen (counted high, never low); a sandbox that landed holds its quotas, so the
-    baseline cannot grow into the room it has."""
+    binding of the environment together), then each sandbox, oldest first, then what released
+    namespaces keep. The baseline holds the larger of what it asks and what its members' quotas hold
+    now; a sandbox what its members' quotas hold (its ask where none is reported yet and it landed),
+    so no source grows into room another still holds, whatever that one's spec now says, and a
+    sandbox asking for more than fits freezes only itself (:func:`bizdomain.plan.kept.holding`)."""
     assert domain.spec is not None
+    kept = world.kept.get((domain.name, environment), ())
     shares: list[Share] = []
+    policies: dict[str, str] = {}  # member -> the policy that prunes there (any binding's Retain wins)
     for sibling in siblings:
         if sibling.spec is not None:
             clusters = binding_clusters(sibling, world)
             shares.extend(binding_source(domain.name, domain.spec, sibling.spec, clusters).shares)
+            policy = sibling.spec.deletion_policy or domain.spec.deletion_policy
+            policies.update({c: "Retain" if "Retain" in (policy, policies.get(c)) else policy for c in clusters})
     baseline = tuple(shares)
-    resources = {r for share in baseline for r in share.hard}
-    sources = [Source(f"{names.KIND_BINDING}/{environment}", baseline, total(baseline, resources))]
+    resources = {r for share in baseline for r in share.hard} | set(domain.spec.budget(environment) or {})
+    sources = [Source(f"{names.KIND_BINDING}/{environment}", baseline)]
     namespace = settings.domain_namespace(domain.name)
     base = world.bindings.get((namespace, environment))
     if base is not None and base.spec is not None:
@@ -268,13 +275,15 @@ def budget_sources(
             quota = dict(sandbox.spec.quota or settings.sandbox_quota_profile())
             names_ = [sandbox_namespace(p, sandbox.name) for p in projects(domain, sandbox)]
             own = tuple(Share(c, n, quota) for n in names_ for c in clusters)
-            sources.append(
-                Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, total(own, quota) if landed(sandbox) else None)
-            )
-    # Last, what the members hold outside all of that (released namespaces keep their quota): held
-    # whatever the plan says, so it is never squeezed and nothing new is placed in its room.
-    policy = next((s.spec.deletion_policy for s in siblings if s.spec and s.spec.deletion_policy), None)
+            held = holding(own, kept, resources | set(quota), asked=landed(sandbox), now=True)
+            sources.append(Source(f"{names.KIND_SANDBOX}/{sandbox.name}", own, held))
+    # The baseline holds what it asks or what its members hold, whichever is more (counted high,
+    # never low), and what the namespaces it deletes hold until they are gone. Last, what the members
+    # hold outside all of that (released namespaces keep their quota, as do those no binding selects
+    # any more, by the policy recorded on them): held whatever the plan says, never squeezed.
     placed = [share for source in sources for share in source.shares]
-    released = released_source(world.kept.get((domain.name, environment), ()), placed,
-                               policy or domain.spec.deletion_policy)  # fmt: skip
+    gone = total(going(kept, placed, policies), resources)
+    held = holding(baseline, kept, resources)
+    sources[0] = replace(sources[0], held={r: held[r] + gone[r] for r in resources})
+    released = released_source(kept, placed, policies)
     return [*sources, released] if released is not None else sources
