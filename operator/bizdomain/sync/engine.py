@@ -23,10 +23,10 @@ from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem
 from bizdomain.plan.budget import QUOTA_STATUS, fold_used
-from bizdomain.plan.kept import Kept, kept_quotas
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
+from bizdomain.sync.kept import kept_on_member
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, MemberView
 from bizdomain.sync.workspaces import workspace_statuses
 
@@ -122,7 +122,8 @@ class ClusterSync:
         return self.report
 
     def _record(self, decision: Decision) -> None:
-        self.report.kept = self._kept(decision) if self.plan.budgeted else {}
+        statuses = self.view.quota_statuses() if self.plan.budgeted else {}
+        self.report.kept = kept_on_member(decision, self.namespaces, statuses, self.settings)
         for tenant in decision.plan.tenants.values():
             outcome = self.report.tenant(tenant.key)
             outcome.problems.extend(tenant.problems)
@@ -131,27 +132,6 @@ class ClusterSync:
             outcome.frozen = tenant.frozen
             quotas = (self.live.get(("ResourceQuota", ns, names.QUOTA_NAME)) for ns in tenant.namespaces)
             outcome.quota_hard, outcome.quota_used = fold_used((q or {}).get(QUOTA_STATUS) for q in quotas)
-
-    def _kept(self, decision: Decision) -> dict[tuple[str, str], tuple[Kept, ...]]:
-        """The quotas the budgeted domains' namespaces hold here (plan.kept): those in the view, and
-        those this pass creates, so that no change right after it can place them twice."""
-        namespaces = dict(self.namespaces)
-        quotas = self.view.quota_statuses()
-        for apply in decision.applies:
-            desired = apply.desired
-            if apply.create and desired.kind == "Namespace":
-                namespaces.setdefault(desired.name, desired.body)
-            elif desired.kind == "ResourceQuota" and desired.namespace and not quotas.get(desired.namespace):
-                quotas[desired.namespace] = {"hard": desired.body["spec"]["hard"], "used": {}}
-        return kept_quotas(
-            self.plan.cluster,
-            namespaces,
-            quotas,
-            owners=self.plan.owners,
-            budgeted=self.plan.budgeted,
-            protected_member=self.plan.protected,
-            settings=self.settings,
-        )
 
     async def _apply_all(self, applies: list[Apply]) -> None:
         # Cluster-scoped objects (and namespaces) first, then what lives inside them.
