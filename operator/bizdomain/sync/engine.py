@@ -22,11 +22,11 @@ from bizdomain.config import Settings
 from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
 from bizdomain.plan import ClusterPlan, Desired, Problem
-from bizdomain.plan.budget import QUOTA_STATUS, fold_used
+from bizdomain.plan.budget import fold_used
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
-from bizdomain.sync.kept import kept_on_member
+from bizdomain.sync.kept import kept_on_member, quota_figures
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, MemberView
 from bizdomain.sync.workspaces import workspace_statuses
 
@@ -122,16 +122,17 @@ class ClusterSync:
         return self.report
 
     def _record(self, decision: Decision) -> None:
-        statuses = self.view.quota_statuses() if self.plan.budgeted else {}
-        self.report.kept = kept_on_member(decision, self.namespaces, statuses, self.settings)
+        budgeted = decision.plan.budgeted
+        figures = quota_figures(decision, self.view.quota_statuses()) if budgeted else {}
+        self.report.kept = kept_on_member(decision, self.namespaces, figures, self.settings)
         for tenant in decision.plan.tenants.values():
             outcome = self.report.tenant(tenant.key)
             outcome.problems.extend(tenant.problems)
             outcome.namespaces = list(tenant.namespaces)
             outcome.generations = tenant.generations
             outcome.frozen = tenant.frozen
-            quotas = (self.live.get(("ResourceQuota", ns, names.QUOTA_NAME)) for ns in tenant.namespaces)
-            outcome.quota_hard, outcome.quota_used = fold_used((q or {}).get(QUOTA_STATUS) for q in quotas)
+            if tenant.domain in budgeted:  # only a budget shows them
+                outcome.quota_hard, outcome.quota_used = fold_used(figures.get(ns) for ns in tenant.namespaces)
 
     async def _apply_all(self, applies: list[Apply]) -> None:
         # Cluster-scoped objects (and namespaces) first, then what lives inside them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bizdomain.decide import decide
 from bizdomain.plan import plan_cluster
-from bizdomain.sync.kept import kept_on_member
+from bizdomain.sync.kept import kept_on_member, quota_figures
 from unit import factories
 from unit.factories import SETTINGS
 from unit.plan.test_budget import QUOTA, bound, budgeted
@@ -14,7 +14,9 @@ def test_a_pass_reports_the_namespaces_it_creates_with_the_quota_it_applies() ->
     member = factories.member("dev0")
     plan = plan_cluster(member, factories.world([budgeted()], [bound()], [member]), SETTINGS)
     decision = decide(plan, {}, {}, SETTINGS)  # an empty member: every namespace is created now
-    kept = kept_on_member(decision, {}, {}, SETTINGS)[("payments", "dev")]
+    figures = quota_figures(decision, {"pay": {"hard": {"pods": "1"}, "used": {"pods": "1"}}})
+    assert figures["pay"] == {"hard": QUOTA, "used": {"pods": "1"}}, "the quota this pass applies, the use counted"
+    kept = kept_on_member(decision, {}, figures, SETTINGS)[("payments", "dev")]
     assert [(k.cluster, k.namespace, dict(k.hard), k.released) for k in kept] == [
         ("dev0", "pay", QUOTA, False),
         ("dev0", "pay-batch", QUOTA, False),
