@@ -19,7 +19,7 @@ from support.platform import MakeDomain, Platform
 
 from .budgets import member_state, quota_hard
 from .tenancy import owner_patch
-from .test_sandboxes import SANDBOX_COUNT, SANDBOXERS, as_person, backend, create, departments, dev_access, sandbox_doc
+from .test_sandboxes import as_person, backend, create, departments, dev_access, sandbox_doc, wait_sandboxes_open
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -32,14 +32,7 @@ def landed_sandbox(platform: Platform, make_domain: MakeDomain, d: str, name: st
     """A domain whose dev budget is full: its baseline (1 cpu, 2 pods) and a landed sandbox ``name`` (the same)."""
     host_ns = f"domain-{d}"
     make_domain(d, envs=("dev",), departments=departments(d), bindings={"dev": dev_access()}, quota=ONE, budgets=BUDGET)
-
-    def open_() -> bool:
-        ns = platform.get("namespace", host_ns) or {}
-        quota = platform.get("resourcequota", "bizdomain-bindings", host_ns) or {}
-        listed = SANDBOXERS in ((ns.get("metadata") or {}).get("annotations") or {})
-        return listed and SANDBOX_COUNT in ((quota.get("status") or {}).get("used") or {})
-
-    wait_until(open_, timeout=90, interval=0.25, what=f"sandboxes open in {host_ns}")
+    wait_sandboxes_open(platform, host_ns)
     user, groups = backend(d)
     made = create(platform, user, groups, sandbox_doc(d, name, user, quota=ONE))
     assert made.returncode == 0, made.stderr

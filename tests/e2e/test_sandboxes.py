@@ -67,7 +67,12 @@ def refused(result: Any, *needles: str) -> None:
 def domain(platform: Platform, make_domain: Any, unique_name: str) -> str:
     """A domain bound in dev and prod, whose host namespace lets dev's developers make sandboxes."""
     make_domain(unique_name, departments=departments(unique_name), bindings={"dev": dev_access()})
-    namespace = f"domain-{unique_name}"
+    wait_sandboxes_open(platform, f"domain-{unique_name}")
+    return unique_name
+
+
+def wait_sandboxes_open(platform: Platform, namespace: str) -> None:
+    """Until the host namespace lists dev's sandboxers and its count quota counts sandboxes."""
 
     def ready() -> bool:
         ns = platform.get("namespace", namespace) or {}
@@ -76,7 +81,6 @@ def domain(platform: Platform, make_domain: Any, unique_name: str) -> str:
         return listed and SANDBOX_COUNT in ((quota.get("status") or {}).get("used") or {})
 
     wait_until(ready, timeout=90, interval=0.25, what=f"sandboxes open in {namespace}")
-    return unique_name
 
 
 def backend(domain: str) -> tuple[str, tuple[str, ...]]:
