@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-HOST_PLURALS = (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER)
+HOST_PLURALS = (names.PLURAL_DOMAIN, names.PLURAL_BINDING, names.PLURAL_MEMBER, names.PLURAL_SANDBOX)
 
 
 async def wait_for_crds(kube: Kube, patience: float = 300.0) -> None:
