@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,11 +96,14 @@ class OperatorProcess:
         fields = stat[stat.rindex(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def metrics(self, **labels: str) -> dict[str, float]:
+    def metrics(self, *only: str, **labels: str) -> dict[str, float]:
         """The operator's own Prometheus samples (`bizdomain_*`) that carry `labels`, summed over
-        every other label."""
+        every other label; with `only`, just those metrics (the exporter's `name[]` filter: a poll
+        every second must not make the operator render every series, its budget gauges included)."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+        query = urllib.parse.urlencode([("name[]", name) for name in only])
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics" + (f"?{query}" if query else "")
+        with opener.open(url, timeout=10) as response:
             text = response.read().decode()
         wanted = [f'{k}="{v}"' for k, v in labels.items()]
         out: dict[str, float] = {}
@@ -115,7 +119,7 @@ class OperatorProcess:
 
     def objects_created(self) -> float:
         """Member objects the operator has created so far (`bizdomain_objects_total`)."""
-        return self.metrics(action="created").get("bizdomain_objects_total", 0.0)
+        return self.metrics("bizdomain_objects_total", action="created").get("bizdomain_objects_total", 0.0)
 
 
 def wait_quota_counts(kubectl: Kubectl, resource: str, timeout: float = 90.0) -> float:
