@@ -26,12 +26,14 @@ import time
 from collections.abc import Callable, Iterable
 
 from bizdomain import names
-from bizdomain.decide import IN_SYNC, SUBJECTS, subject_keys
+from bizdomain.decide import IN_SYNC
 from bizdomain.members.rest import JSON, Kube, KubeError
-from bizdomain.plan import Desired, needs_apply
+from bizdomain.plan import Desired
 from bizdomain.plan.attribution import drift_domain, namespaced_tenant_ok
 from bizdomain.plan.budget import QUOTA_SPEC_HARD, QUOTA_STATUS
 from bizdomain.plan.objects import Key, key_of
+from bizdomain.sync import entries
+from bizdomain.sync.entries import Interner
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +45,8 @@ VIEW_KINDS: dict[str, str | None] = {
     "ClusterRole": f"{MANAGED},{names.LABEL_COMPONENT}={names.COMPONENT_PLATFORM}",
     **dict.fromkeys(TENANT_KINDS, MANAGED),
 }
-OUR_ANNOTATIONS = f"{names.GROUP}/"
-_KEEP = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "resourceVersion")
 WATCH_SECONDS = 300
 WATCH_BACKOFF_MAX = 10.0
-
-
-def _version(obj: JSON) -> int | None:
-    raw = obj.get("metadata", {}).get("resourceVersion")
-    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
-
-
-def _newer(new: JSON, old: JSON | None) -> bool:
-    """Whether ``new`` is a later state than ``old`` (the echo of an apply's answer is not)."""
-    if old is None:
-        return True
-    a, b = _version(new), _version(old)
-    return a is None or b is None or a > b
 
 
 class ViewStale(KubeError):
@@ -84,8 +71,7 @@ class MemberView:
             kind: ViewStale(self.cluster, 0, "NotListed", f"{kind} not listed yet") for kind in VIEW_KINDS
         }
         self._tombstones: dict[Key, int | None] = {}
-        self._labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
-        self._subjects: dict[tuple[tuple[str, str, str], ...], tuple[tuple[str, str, str], ...]] = {}
+        self._shared = Interner()
         self._watches: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
 
@@ -169,8 +155,7 @@ class MemberView:
         """List ``kinds`` (default: all) in place and (re)start their watches; raise when any list fails."""
         async with self._lock:
             todo = list(kinds) if kinds is not None else list(VIEW_KINDS)
-            self._labels.clear()  # label sets of objects long gone go too (entries keep theirs)
-            self._subjects.clear()
+            self._shared = Interner()  # label sets of objects long gone go too (entries keep theirs)
             results = await asyncio.gather(*(self._list(kind) for kind in todo), return_exceptions=True)
             self._tombstones.clear()
         for result in results:
@@ -182,7 +167,7 @@ class MemberView:
 
         def keep(item: JSON) -> None:
             key = key_of(item)
-            if key in self._tombstones and (_version(item) or 0) <= (self._tombstones[key] or 0):
+            if key in self._tombstones and (entries.version(item) or 0) <= (self._tombstones[key] or 0):
                 return
             listed.add(key)
             self._store(item, judge=True)
@@ -195,7 +180,7 @@ class MemberView:
         at = int(version) if version.isdigit() else None
         objects = self._objects[kind]
         for key in [k for k, obj in objects.items() if k not in listed]:
-            newer = at is not None and (_version(objects[key]) or 0) > at
+            newer = at is not None and (entries.version(objects[key]) or 0) > at
             if not newer:  # created after the list's snapshot (an apply's answer) stays
                 del objects[key]
         self._versions[kind] = version
@@ -250,9 +235,9 @@ class MemberView:
         objects = self._objects[key[0]]
         if type_ == "DELETED":
             old = objects.get(key)
-            if old is None or _newer(obj, old):
+            if old is None or entries.newer(obj, old):
                 objects.pop(key, None)
-                self._tombstones[key] = _version(obj)
+                self._tombstones[key] = entries.version(obj)
                 if key in self._desired:
                     self._drifted(obj)
             return
@@ -277,37 +262,10 @@ class MemberView:
         key = key_of(obj)
         objects = self._objects[key[0]]
         old = objects.get(key)
-        if not _newer(obj, old) and not (judge and _version(obj) == _version(old or {})):
+        if not entries.newer(obj, old) and not (judge and entries.version(obj) == entries.version(old or {})):
             return None
-        entry = self._compact(key, obj)
+        entry = entries.compact(key, obj, self._desired.get(key), self._shared)
         objects[key] = entry
-        return entry
-
-    def _compact(self, key: Key, obj: JSON) -> JSON:
-        """Identity, labels, annotations and the verdict; Workspaces whole (their desired body
-        is settled only after the namespace claims, and their status is read back)."""
-        meta = obj["metadata"]
-        if key[0] == "Workspace":
-            meta.pop("managedFields", None)  # often half of an object, never read
-            return obj
-        desired = self._desired.get(key)
-        verdict = desired.spec_hash if desired is not None and not needs_apply(desired.body, obj) else None
-        kept = {k: meta[k] for k in _KEEP if k in meta}
-        if "labels" in kept:  # the objects of one namespace share one label set: keep it once
-            labels = kept["labels"]
-            kept["labels"] = self._labels.setdefault(tuple(labels.items()), labels)
-        if "annotations" in kept:  # only ours are ever read (others can be large)
-            ours = {k: v for k, v in kept["annotations"].items() if k.startswith(OUR_ANNOTATIONS)}
-            kept["annotations"] = ours
-        entry: JSON = {"kind": key[0], "metadata": kept, IN_SYNC: verdict}
-        if key[0] == "RoleBinding":  # who a binding grants to: a frozen tenant may only narrow it
-            subjects = subject_keys(obj.get("subjects"))
-            entry[SUBJECTS] = self._subjects.setdefault(subjects, subjects)
-        if key[0] == "ResourceQuota":  # hard and used, for the domain's budget (no request of its own)
-            entry[QUOTA_STATUS] = obj.get("status") or {}
-            hard = (obj.get("spec") or {}).get("hard") or {}
-            if hard != entry[QUOTA_STATUS].get("hard"):  # not counted by the member's controller yet
-                entry[QUOTA_SPEC_HARD] = hard
         return entry
 
     async def close(self) -> None:
