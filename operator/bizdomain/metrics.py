@@ -6,7 +6,10 @@ the rest of bizdomain.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Mapping
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 RECONCILES = Counter(
     "bizdomain_reconciles_total", "Cluster sync passes, by cluster and outcome.", ["cluster", "outcome"]
@@ -29,11 +32,40 @@ DOMAINS = Gauge("bizdomain_domains", "BusinessDomains by Ready condition status.
 STATUS_WRITES = Counter("bizdomain_status_writes_total", "Status patches on host objects, by kind.", ["kind"])
 # Domain budgets, per domain x environment x budgeted resource (only resources a budget names, so
 # the series are at most domains x environments x the platform's few budgeted resources).
-BUDGET_LABELS = ["domain", "environment", "resource"]
-BUDGET_HARD = Gauge("bizdomain_budget_hard", "A domain's budget in an environment.", BUDGET_LABELS)
-BUDGET_ALLOCATED = Gauge(
-    "bizdomain_budget_allocated", "Sum of the domain's namespace quotas (hard) in an environment.", BUDGET_LABELS
-)
-BUDGET_USED = Gauge(
-    "bizdomain_budget_used", "Sum of the domain's namespace quotas' status.used in an environment.", BUDGET_LABELS
-)
+BUDGET_LABELS = ("domain", "environment", "resource")
+BudgetLabels = tuple[str, str, str]
+BudgetFigures = tuple[float, float, float]  # hard, allocated, used
+
+
+class BudgetGauges:
+    """``bizdomain_budget_hard``, ``_allocated`` and ``_used``: one snapshot the status round
+    replaces whole, rendered at scrape time.
+
+    Not labelled Gauge children: the status round sees every binding each second, and a round that
+    hands over one dict neither sets thousands of children nor has to remove those of a domain no
+    longer budgeted (a series is there exactly while the last round saw its budget). A scrape reads
+    the snapshot through one reference, so it never sees half a round.
+    """
+
+    FAMILIES = (
+        ("bizdomain_budget_hard", "A domain's budget in an environment."),
+        ("bizdomain_budget_allocated", "Sum of the domain's namespace quotas (hard) in an environment."),
+        ("bizdomain_budget_used", "Sum of the domain's namespace quotas' status.used in an environment."),
+    )
+
+    def __init__(self) -> None:
+        self.figures: Mapping[BudgetLabels, BudgetFigures] = {}
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(name, help_, labels=BUDGET_LABELS) for name, help_ in self.FAMILIES]
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        figures, families = self.figures, self.describe()
+        for labels, values in figures.items():
+            for family, value in zip(families, values, strict=True):
+                family.add_metric(labels, value)
+        return families
+
+
+BUDGETS = BudgetGauges()
+REGISTRY.register(BUDGETS)

@@ -56,8 +56,6 @@ class StatusWriter:
         self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
         self.deferred: float | None = None  # seconds until a write held back by the last round is due
         self._refused: dict[str, tuple[float, float]] = {}  # kind -> (monotonic time to try again, wait)
-        self._budget_series: set[tuple[str, str, str]] = set()  # budget gauges' label sets last set
-        self._budget_figures: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # and what they were set to
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -73,7 +71,7 @@ class StatusWriter:
         pending, self._outcomes = self._outcomes, {}
         writes: list[Job] = []  # started a few at a time: most rounds change a handful of thousands
         per_domain: dict[str, list[tuple[BindingRecord, Any]]] = {}
-        series: set[tuple[str, str, str]] = set()
+        budget_figures: dict[metrics.BudgetLabels, metrics.BudgetFigures] = {}
         conflicts = self._host_conflicts(world)
         placement = place(world)
         for i, binding in enumerate(world.bindings.values()):
@@ -94,7 +92,7 @@ class StatusWriter:
                 writes.extend(self._events_for(binding, status, outcomes))
             writes.extend(self._over_budget_event(binding, status.conditions))
             if status.domain is not None and status.budget is not None:
-                series |= budget_gauges(status.domain, status.budget, self._budget_figures)
+                budget_figures.update(budget_gauges(status.domain, status.budget))
         ready = {"True": 0, "False": 0}
         for i, domain in enumerate(world.domains.values()):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
@@ -112,7 +110,7 @@ class StatusWriter:
             writes.extend(self._over_budget_event(domain, dstatus.conditions))
         for label, count in ready.items():
             metrics.DOMAINS.labels(label).set(count)
-        self._forget_budget_series(series)
+        metrics.BUDGETS.figures = budget_figures  # whole: a domain no longer budgeted has no series
         for member in world.members.values():
             last = reports.get(member.name)
             mstatus = member_status(member, last, versions.get(member.name))
@@ -124,14 +122,6 @@ class StatusWriter:
                 type_ = "Normal" if cond.status == "True" else "Warning"
                 writes.append(partial(self.event, member, type_, cond.reason, cond.message))
         await each(writes, lambda job: job(), self.settings.member_concurrency)
-
-    def _forget_budget_series(self, series: set[tuple[str, str, str]]) -> None:
-        """Drop the budget gauges of domains x environments no longer budgeted (bounded cardinality)."""
-        for gone in self._budget_series - series:
-            for gauge in (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED):
-                gauge.remove(*gone)
-            self._budget_figures.pop(gone, None)
-        self._budget_series = series
 
     def _host_conflicts(self, world: World) -> dict[str, str]:
         """Domains whose host namespace someone else made: why, by domain name."""
@@ -274,22 +264,17 @@ def _flipped(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     return new.get("observedGeneration") != old.get("observedGeneration") or conditions(new) != conditions(old)
 
 
-def budget_gauges(
-    domain: str, entry: BudgetUsage, last: dict[tuple[str, str, str], tuple[str, str, str]] | None = None
-) -> set[tuple[str, str, str]]:
-    """Set the budget gauges of one domain x environment; the label sets it set. With ``last`` (the
-    figures each label set was last given, updated here), a gauge is only set when its figure changed:
-    a status round sees thousands of bindings, few of whose figures moved."""
-    out = set()
-    for resource, hard in entry.hard.items():
-        labels = (domain, entry.environment, resource)
-        out.add(labels)
-        figures = (hard, entry.allocated.get(resource, "0"), entry.used.get(resource, "0"))
-        if last is not None:
-            if last.get(labels) == figures:
-                continue
-            last[labels] = figures
-        gauges = (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED)
-        for gauge, value in zip(gauges, figures, strict=True):
-            gauge.labels(*labels).set(float(parse_quantity(value)))
-    return out
+def budget_gauges(domain: str, entry: BudgetUsage) -> dict[metrics.BudgetLabels, metrics.BudgetFigures]:
+    """The budget gauges' figures of one domain x environment (hard, allocated, used per resource)."""
+    return {
+        (domain, entry.environment, resource): (
+            _gauge_value(hard),
+            _gauge_value(entry.allocated.get(resource, "0")),
+            _gauge_value(entry.used.get(resource, "0")),
+        )
+        for resource, hard in entry.hard.items()
+    }
+
+
+def _gauge_value(quantity: str) -> float:
+    return float(parse_quantity(quantity))

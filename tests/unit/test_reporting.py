@@ -6,8 +6,8 @@ import asyncio
 from typing import Any, cast
 
 import pytest
+from prometheus_client import REGISTRY, generate_latest
 
-from bizdomain import metrics
 from bizdomain.api.domain import BudgetUsage
 from bizdomain.members import Kube, KubeError
 from bizdomain.reporting import PROGRESS_SECONDS, REFUSED_SECONDS, StatusWriter, budget_gauges
@@ -142,20 +142,25 @@ def test_a_conflicting_host_namespace_gets_no_write_and_its_domain_says_so_once(
     assert all("domain-payments" not in path for path, _ in recorder.posted), "no Event in that namespace"
 
 
-def test_budget_gauges_are_set_only_when_a_figure_moved() -> None:
-    def entry(used: str) -> BudgetUsage:
-        return BudgetUsage(environment="dev", hard={"pods": "10"}, allocated={"pods": "4"}, used={"pods": used})
+def test_budget_gauges_show_the_last_round_and_nothing_of_a_domain_no_longer_budgeted() -> None:
+    budgeted = factories.domain_spec_dict(budgets=[{"environment": "dev", "hard": {"pods": "10", "requests.cpu": "2"}}])
+    writer = StatusWriter(SETTINGS, cast(Kube, _Recorder()))
+    binding = factories.binding("dev", domain="gauged")
 
-    def used_gauge() -> float:
-        return float(metrics.BUDGET_USED.labels("gauged", "dev", "pods")._value.get())
+    asyncio.run(writer.write(factories.world([factories.domain("gauged", budgeted)], [binding]), {}, {}))
+    exposed = generate_latest(REGISTRY.restricted_registry(["bizdomain_budget_hard", "bizdomain_budget_allocated"]))
+    assert 'bizdomain_budget_hard{domain="gauged",environment="dev",resource="requests.cpu"} 2.0' in exposed.decode()
+    assert 'bizdomain_budget_allocated{domain="gauged",environment="dev",resource="pods"} 0.0' in exposed.decode()
 
-    last: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    assert budget_gauges("gauged", entry("1"), last) == {("gauged", "dev", "pods")}
-    assert used_gauge() == 1.0
-    metrics.BUDGET_USED.labels("gauged", "dev", "pods").set(-1)  # a round with the same figures sets nothing
-    budget_gauges("gauged", entry("1"), last)
-    assert used_gauge() == -1.0
-    budget_gauges("gauged", entry("3"), last)
-    assert used_gauge() == 3.0
-    for gauge in (metrics.BUDGET_HARD, metrics.BUDGET_ALLOCATED, metrics.BUDGET_USED):
-        gauge.remove("gauged", "dev", "pods")
+    asyncio.run(writer.write(factories.world([factories.domain("gauged")], [binding]), {}, {}))
+    assert b'domain="gauged"' not in generate_latest(REGISTRY), "a series lives exactly while its budget does"
+
+
+def test_budget_gauge_figures_are_the_usage_in_numbers() -> None:
+    entry = BudgetUsage(
+        environment="prod", hard={"requests.memory": "1Gi", "pods": "10"}, allocated={"pods": "4"}, used={"pods": "3"}
+    )
+    assert budget_gauges("payments", entry) == {
+        ("payments", "prod", "requests.memory"): (2.0**30, 0.0, 0.0),
+        ("payments", "prod", "pods"): (10.0, 4.0, 3.0),
+    }
