@@ -16,7 +16,7 @@ from bizdomain.config import Settings
 from bizdomain.decide import Decision, decide
 from bizdomain.plan import World, plan_cluster
 from bizdomain.plan.objects import Key, key_of
-from bizdomain.sync.engine import READOPT_PATCH, released_patch
+from bizdomain.sync.release import READOPT_PATCH, released_patch
 
 JSON = dict[str, Any]
 _uids = itertools.count(1)

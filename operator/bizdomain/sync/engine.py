@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from bizdomain import metrics, names
 from bizdomain.concurrency import each
-from bizdomain.conditions import now
 from bizdomain.config import Settings
 from bizdomain.decide import Apply, Decision, Prune, decide
 from bizdomain.members.rest import JSON, Kube, KubeError
@@ -27,6 +26,7 @@ from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, Key
 from bizdomain.plan.roles import desired_platform_roles
 from bizdomain.report import ClusterReport, TenantOutcome, failure_reason
 from bizdomain.sync.kept import kept_on_member, quota_figures
+from bizdomain.sync.release import READOPT_PATCH, released_patch
 from bizdomain.sync.view import MANAGED, TENANT_KINDS, MemberView
 from bizdomain.sync.workspaces import workspace_statuses
 
@@ -256,41 +256,6 @@ class ClusterSync:
             self.report.writes += 1
         except KubeError as exc:
             log.warning("cluster %s: writing Workspace status failed: %s", self.plan.cluster, exc)
-
-
-# What a released namespace keeps: whose it is (so only its owner takes it back), its Pod Security
-# level, and its protection (which is never taken off).
-RELEASE_KEEPS = (
-    names.LABEL_DOMAIN,
-    names.LABEL_ENVIRONMENT,
-    names.LABEL_PROJECT,
-    names.LABEL_PROTECTED,
-    names.LABEL_POD_SECURITY_ENFORCE,
-    names.LABEL_POD_SECURITY_WARN,
-    names.LABEL_POD_SECURITY_AUDIT,
-)
-
-
-def released_patch(namespace: JSON) -> JSON:
-    """The merge patch that hands a namespace back: managed-by and our bookkeeping go, ownership,
-    Pod Security and protection stay. A merge patch, not an apply: the namespace was made by a
-    plain create, whose fields an apply that leaves them out would not remove."""
-    meta = namespace["metadata"]
-    labels = {k: None for k in meta.get("labels") or {} if k not in RELEASE_KEEPS}
-    ours = [k for k in meta.get("annotations") or {} if k.startswith(f"{names.GROUP}/")]
-    annotations: dict[str, str | None] = {k: None for k in ours if k != names.ANNOTATION_DOMAIN_UID}
-    return {
-        "metadata": {
-            "labels": {**labels, names.LABEL_RELEASED: "true"},
-            "annotations": {**annotations, names.ANNOTATION_RELEASED_AT: now()},
-        }
-    }
-
-
-# Taking a released namespace back: the release marks go once the namespace is applied.
-READOPT_PATCH: JSON = {
-    "metadata": {"labels": {names.LABEL_RELEASED: None}, "annotations": {names.ANNOTATION_RELEASED_AT: None}}
-}
 
 
 async def sync_cluster(
