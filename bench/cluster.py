@@ -24,9 +24,10 @@ import aiohttp
 import yaml
 
 from bizdomain import names
-from bizdomain.cli import SERVICE_ACCOUNT, apply_objects, member_kubeconfig, member_objects, platform_objects
+from bizdomain.cli import apply_objects, member_kubeconfig
 from bizdomain.config import Settings
 from bizdomain.members import KINDS, Kube, KubeError, kube_from_kubeconfig
+from bizdomain.plan.identity import SERVICE_ACCOUNT, member_objects, platform_objects
 from bizdomain.sync.engine import MANAGED, TENANT_KINDS
 from localcluster import Cluster, ControlPlane, State, kubectl
 from localcluster.harness import NAMESPACE

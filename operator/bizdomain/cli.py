@@ -31,104 +31,14 @@ import yaml
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, kube_from_kubeconfig
-from bizdomain.plan.boundary import operator_admission_policy
-from bizdomain.plan.roles import deployer_admission_policy, desired_platform_roles, desired_workspace_crd
+from bizdomain.plan.identity import SERVICE_ACCOUNT, join_object, member_objects, platform_objects
+from bizdomain.plan.roles import desired_workspace_crd
 from bizdomain.preview import add_parser as add_plan_parser
 from bizdomain.preview import run as run_plan
 
-OPERATOR_ROLE = names.OPERATOR_ROLE
-SERVICE_ACCOUNT = names.OPERATOR_SERVICE_ACCOUNT
-CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"]
-RBAC = "rbac.authorization.k8s.io"
 JOIN_MANAGER = "bizdomain-join"
 DEFAULT_TOKEN_HOURS = 24.0
 CRD_WAIT_SECONDS = 60.0
-
-
-def grantable_roles(allowed: list[str]) -> list[str]:
-    """Every ClusterRole the operator may bind on a member: bizdomain's four and the allow-listed ones."""
-    return sorted({f"{names.ROLE_PREFIX}{r}" for r in names.BUILTIN_ROLES} | set(allowed))
-
-
-def member_rules(grantable: list[str]) -> list[dict[str, Any]]:
-    """Exactly what the operator does on a member, cluster-wide (the admission policy narrows the writes)."""
-    ours = [f"{names.ROLE_PREFIX}{r}" for r in names.BUILTIN_ROLES]
-    return [
-        {"apiGroups": [""], "resources": ["namespaces"], "verbs": CRUD},
-        {"apiGroups": [""], "resources": ["resourcequotas", "limitranges"], "verbs": CRUD},
-        {"apiGroups": [RBAC], "resources": ["rolebindings"], "verbs": CRUD},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": CRUD},
-        {"apiGroups": [names.GROUP], "resources": [names.PLURAL_WORKSPACE], "verbs": CRUD},
-        {"apiGroups": [names.GROUP], "resources": [f"{names.PLURAL_WORKSPACE}/status"], "verbs": ["get", "patch"]},
-        # Listed by label (its view); no ClusterRole is secret, and none can be written.
-        {"apiGroups": [RBAC], "resources": ["clusterroles"], "verbs": ["list", "watch"]},
-        {"apiGroups": [RBAC], "resources": ["clusterroles"], "resourceNames": ours, "verbs": ["get"]},
-        {
-            "apiGroups": [RBAC],
-            "resources": ["clusterroles"],
-            "resourceNames": grantable_roles(grantable),
-            "verbs": ["bind"],
-        },
-        {
-            "apiGroups": ["apiextensions.k8s.io"],
-            "resources": ["customresourcedefinitions"],
-            "resourceNames": [f"{names.PLURAL_WORKSPACE}.{names.GROUP}"],
-            "verbs": ["get"],
-        },
-    ]
-
-
-def token_rules() -> list[dict[str, Any]]:
-    """In the identity's own namespace only: mint tokens for itself (the operator renews its token)."""
-    return [
-        {
-            "apiGroups": [""],
-            "resources": ["serviceaccounts/token"],
-            "resourceNames": [SERVICE_ACCOUNT],
-            "verbs": ["create"],
-        }
-    ]
-
-
-def _obj(api_version: str, kind: str, name: str, namespace: str | None = None, **content: Any) -> dict[str, Any]:
-    labels = {names.LABEL_MANAGED_BY: "bizdomain-join", names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
-    meta: dict[str, Any] = {"name": name, "labels": labels}
-    if namespace:
-        meta["namespace"] = namespace
-    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **content}
-
-
-def member_objects(namespace: str, grantable: list[str]) -> list[dict[str, Any]]:
-    """The operator's identity on the member, with its rights and the policy that bounds them."""
-    rbac = f"{RBAC}/v1"
-    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]
-    return [
-        _obj("v1", "Namespace", namespace),
-        *operator_admission_policy(namespace, grantable_roles(grantable)),  # before the identity can act
-        _obj("v1", "ServiceAccount", SERVICE_ACCOUNT, namespace),
-        _obj(rbac, "ClusterRole", OPERATOR_ROLE, rules=member_rules(grantable)),
-        _obj(
-            rbac,
-            "ClusterRoleBinding",
-            OPERATOR_ROLE,
-            roleRef={"apiGroup": RBAC, "kind": "ClusterRole", "name": OPERATOR_ROLE},
-            subjects=subjects,
-        ),
-        _obj(rbac, "Role", names.OPERATOR_TOKEN_ROLE, namespace, rules=token_rules()),
-        _obj(
-            rbac,
-            "RoleBinding",
-            names.OPERATOR_TOKEN_ROLE,
-            namespace,
-            roleRef={"apiGroup": RBAC, "kind": "Role", "name": names.OPERATOR_TOKEN_ROLE},
-            subjects=subjects,
-        ),
-    ]
-
-
-def platform_objects() -> list[dict[str, Any]]:
-    """What every member holds for bizdomain's tenants, which the operator's identity may not write."""
-    return [desired_workspace_crd().body, *(r.body for r in desired_platform_roles()), *deployer_admission_policy()]
 
 
 async def _kube(path: str, name: str) -> Kube:
@@ -225,7 +135,7 @@ async def join(args: argparse.Namespace) -> int:
         ca = base64.b64encode(pem.encode()).decode() if pem else None
         kubeconfig = member_kubeconfig(args.name, server, ca, answer["status"]["token"])
         secret_name = f"member-{args.name}"
-        secret = _obj(
+        secret = join_object(
             "v1",
             "Secret",
             secret_name,
@@ -234,14 +144,14 @@ async def join(args: argparse.Namespace) -> int:
             data={"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()},
         )
         labels = {f"{names.GROUP}/environment": args.environment[0]} if len(args.environment) == 1 else {}
-        cluster = _obj(
+        cluster = join_object(
             names.API_VERSION,
             names.KIND_MEMBER,
             args.name,
             spec={"kubeconfigSecretRef": {"name": secret_name}, "environments": args.environment},
         )
         cluster["metadata"]["labels"].update(labels)
-        await apply_objects(host, [_obj("v1", "Namespace", args.namespace), secret, cluster])
+        await apply_objects(host, [join_object("v1", "Namespace", args.namespace), secret, cluster])
     except KubeError as exc:
         print(f"bizdomain join: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bizdomain.cli import member_rules, token_rules
+from bizdomain.plan.identity import member_rules, token_rules
 from support.platform import MEMBERS, NAMESPACE, MakeDomain, Platform
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]

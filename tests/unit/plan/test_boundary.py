@@ -3,8 +3,8 @@ tests/e2e/test_member_boundary.py; here: what it matches and what it names)."""
 
 from __future__ import annotations
 
-from bizdomain.cli import grantable_roles, member_objects
 from bizdomain.plan.boundary import operator_admission_policy
+from bizdomain.plan.identity import grantable_roles, member_objects
 
 
 def test_it_matches_only_the_member_identity() -> None:
