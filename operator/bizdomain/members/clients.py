@@ -73,7 +73,7 @@ class MemberClients:
         self.settings = settings
         self._entries: dict[str, _Entry] = {}
         self._retired: dict[str, Kube] = {}  # a client replaced by a renewal, per cluster: a pass may still use it
-        self._key_dir = tempfile.mkdtemp(prefix="bizdomain-keys-")  # 0700, private to the process
+        self._keys: str | None = None  # made on first need, so a killed operator leaves nothing behind
 
     async def _secret(self, name: str) -> dict[str, Any]:
         secret = await self.host.get("Secret", name, self.settings.namespace)
@@ -113,10 +113,20 @@ class MemberClients:
         self._entries[cluster] = self._entry(version, kube, text)
         return kube
 
+    @property
+    def _key_dir(self) -> str:
+        """Where a credential plugin's loader may write key files: a private directory (0700),
+        removed on close. Kubeconfigs without a plugin need none (a client certificate is written to a
+        directory of its own and removed at once), so only an opted-in plugin makes one."""
+        if self._keys is None:
+            self._keys = tempfile.mkdtemp(prefix="bizdomain-keys-")
+        return self._keys
+
     async def _client(self, text: str, cluster: str) -> Kube:
         """A client from a member's kubeconfig, refusing plugins, files and http unless the platform opts in."""
+        unsafe = self.settings.allow_unsafe_kubeconfigs
         return await kube_from_kubeconfig(
-            text, cluster, self.settings, key_dir=self._key_dir, safe_only=not self.settings.allow_unsafe_kubeconfigs
+            text, cluster, self.settings, key_dir=self._key_dir if unsafe else None, safe_only=not unsafe
         )
 
     def _entry(self, version: str, kube: Kube, text: str) -> _Entry:
@@ -170,4 +180,5 @@ class MemberClients:
     async def close(self) -> None:
         for cluster in {*self._entries, *self._retired}:
             await self.forget(cluster)
-        shutil.rmtree(self._key_dir, ignore_errors=True)  # a plugin's loader may have left files there
+        if self._keys is not None:
+            shutil.rmtree(self._keys, ignore_errors=True)  # a plugin's loader may have left files there

@@ -45,7 +45,7 @@ class PlanClients(MemberClients):
 
     async def _client(self, text: str, cluster: str) -> Kube:
         try:
-            return await kube_from_kubeconfig(text, cluster, self.settings, key_dir=self._key_dir, safe_only=True)
+            return await kube_from_kubeconfig(text, cluster, self.settings, safe_only=True)
         except CredentialsError as exc:
             what = str(exc).split(" (credential plugins", 1)[0]  # the operator's opt-in does not apply here
             raise CredentialsError(

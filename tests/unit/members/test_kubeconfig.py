@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import subprocess
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from bizdomain.config import Settings
+from bizdomain.members import Kube, MemberClients
 from bizdomain.members.clients import kube_from_kubeconfig
 from bizdomain.members.kubeconfig import (
     Credentials,
@@ -216,3 +218,24 @@ def test_the_platform_may_opt_in_to_unsafe_kubeconfigs() -> None:
 
     assert not Settings().allow_unsafe_kubeconfigs
     assert Settings.from_env({"BIZDOMAIN_ALLOW_UNSAFE_KUBECONFIGS": "true"}).allow_unsafe_kubeconfigs
+
+
+def test_member_clients_leave_no_key_directory_unless_a_plugin_may_run(
+    pki: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each operator made a private key directory at start and removed it only on a clean stop: a
+    killed one (tests kill hundreds) left it in /tmp. A client certificate needs none that outlives it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = kubeconfig(
+        {"server": "https://127.0.0.1:6443", "certificate-authority-data": b64(pki["cert"])},
+        {"client-certificate-data": b64(pki["cert"]), "client-key-data": b64(pki["key"])},
+    )
+
+    async def connect() -> MemberClients:
+        clients = MemberClients(cast(Kube, None), Settings())
+        await (await clients._client(yaml.safe_dump(config), "dev")).close()
+        return clients
+
+    clients = asyncio.run(connect())
+    assert list(tmp_path.iterdir()) == [], "the key files were written, loaded and removed at once"
+    asyncio.run(clients.close())
