@@ -77,10 +77,13 @@ class MemberView:
 
     # ---- what passes read ----------------------------------------------------------------
 
-    def expect(self, desired: Iterable[Desired], *, replace: bool) -> None:
-        """What the plan wants, for judging objects as they arrive (``replace``: the whole plan)."""
+    def expect(self, desired: Iterable[Desired], *, replace: bool, keep: Iterable[Key] = ()) -> None:
+        """What the plan wants, for judging objects as they arrive (``replace``: the whole plan, but
+        what is expected of ``keep``, the objects of domains a full pass leaves to the partial lane,
+        stays: that lane planned them from a newer spec)."""
         if replace:
-            self._desired = {d.key: d for d in desired}
+            kept = {key: self._desired[key] for key in keep if key in self._desired}
+            self._desired = {d.key: d for d in desired} | kept
             self.planned = True
         else:
             self._desired.update((d.key, d) for d in desired)
@@ -131,9 +134,10 @@ class MemberView:
     # ---- what passes write ---------------------------------------------------------------
 
     def seen(self, obj: JSON) -> None:
-        """An object as the server returned it (an apply's answer)."""
+        """An object as the server returned it (an apply's answer), judged again even when the
+        server changed nothing (same resourceVersion): the plan may have moved since it arrived."""
         if obj.get("kind") in self._objects and obj.get("metadata"):
-            self._store(obj)
+            self._store(obj, judge=True)
 
     def gone(self, key: Key) -> None:
         """An object the pass deleted."""

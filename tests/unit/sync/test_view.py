@@ -196,3 +196,26 @@ def test_an_object_in_a_namespace_the_view_does_not_know_is_not_managed() -> Non
     view = MemberView(cast(Kube, _NoServer()), watch=False)
     view.seen(_live(_quota(), "5"))
     assert view.managed() == {}
+
+
+def test_a_no_op_apply_answer_judges_the_object_again() -> None:
+    """Seen at N=1000 with budgets: an object judged while the view expected another plan kept its
+    stale verdict for good. The pass applied it, the server changed nothing (same resourceVersion),
+    the answer was dropped as not newer, and every full pass "corrected" the same 12 objects again."""
+    view, desired = _view(), _quota()
+    view.seen(_live(desired, "5"))  # arrived while the view expected nothing for it
+    assert not in_sync(desired, view.managed()[desired.key])
+    view.expect([desired], replace=True)
+    view.seen(_live(desired, "5"))  # the apply's answer: unchanged on the server
+    assert in_sync(desired, view.managed()[desired.key])
+
+
+def test_a_full_pass_keeps_the_newer_plan_of_a_domain_it_leaves_to_the_partial_lane() -> None:
+    """Full and partial passes share the view. The partial lane expects a domain's new objects; a full
+    pass planned from an older host snapshot and leaving that domain alone must not replace them, or
+    the partial lane's answers are judged against the old plan."""
+    view, old, new = _view(), _quota("10"), _quota("20")
+    view.expect([new], replace=False)  # the partial lane, with the newer spec
+    view.expect([old], replace=True, keep={new.key})  # the full pass, which skips the domain
+    view.seen(_live(new, "5"))
+    assert in_sync(new, view.managed()[new.key])
