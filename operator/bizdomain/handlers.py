@@ -19,8 +19,8 @@ import kopf
 from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.hostclient import host_kube
-from bizdomain.members import Kube, KubeError, host_credentials, open_session
-from bizdomain.plan import domain_for_namespace, host_namespace_state
+from bizdomain.members import KubeError, host_credentials, open_session
+from bizdomain.plan import domain_for_namespace
 from bizdomain.records import binding_record, domain_record, host_namespace_record, member_record, sandbox_record
 from bizdomain.runtime import Runtime, world_from_indexes
 from bizdomain.sandbox_keeper import hold_until_clean, keep
@@ -245,23 +245,8 @@ async def on_domain_delete(
     _wait_for_cleanup(
         rt, domain=name, environment=None, started=started, elapsed=runtime.total_seconds(), what=f"domain {name}"
     )
-    await _delete_host_namespace(rt, name)
-
-
-async def _delete_host_namespace(rt: Runtime, domain: str) -> None:
-    """Delete the domain's host namespace, only if the operator made it for this domain (by uid)."""
-    world = rt.world()
-    record, namespace = world.domains.get(domain), rt.settings.domain_namespace(domain)
-    live = world.host_namespaces.get(namespace)
-    if record is None or live is None:
-        return
-    if not host_namespace_state(record, world, rt.settings).trusted:
-        if not live.deleting:
-            log.warning("domain %s: host namespace %s is not the operator's; left untouched", domain, namespace)
-        return
-    host: Kube = rt.host
     try:
-        await host.delete("Namespace", namespace, uid=live.uid or None)
+        await rt.delete_host_namespace(name)
     except KubeError as exc:
         raise kopf.TemporaryError(f"deleting the domain's host namespace failed: {exc}", delay=5) from exc
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from bizdomain.config import Settings
 from bizdomain.members import Kube, KubeError, MemberClients
-from bizdomain.plan import TenantMemo, World, desired_host
+from bizdomain.plan import TenantMemo, World, desired_host, host_namespace_state
 from bizdomain.plan.host import quarantine
 from bizdomain.plan.kept import Kept, merge_kept
 from bizdomain.records import ChangeFilter, SpecCache
@@ -178,6 +178,20 @@ class Runtime:
         Returns (done, clusters that block it because their last pass failed).
         """
         return cleanup_state(self.passes, self.world().members.values(), domain, environment, since)
+
+    async def delete_host_namespace(self, domain: str) -> None:
+        """Delete a deleted domain's host namespace, only if the operator made it for this domain (by
+        uid); raise KubeError when the host refuses (the finalizer tries again)."""
+        world = self.world()
+        record, namespace = world.domains.get(domain), self.settings.domain_namespace(domain)
+        live = world.host_namespaces.get(namespace)
+        if record is None or live is None:
+            return
+        if not host_namespace_state(record, world, self.settings).trusted:
+            if not live.deleting:
+                log.warning("domain %s: host namespace %s is not the operator's; left untouched", domain, namespace)
+            return
+        await self.host.delete("Namespace", namespace, uid=live.uid or None)
 
     # ---- status --------------------------------------------------------------------------
 

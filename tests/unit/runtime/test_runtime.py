@@ -42,3 +42,32 @@ def test_a_stopped_runtime_that_never_ran_leaves_no_coroutine_behind() -> None:
         assert all(t.done() for t in runtime._tasks)
 
     asyncio.run(test())  # warnings are errors: a never-awaited coroutine would fail here
+
+
+class _Host:
+    def __init__(self) -> None:
+        self.deleted: list[tuple[str, str, str | None]] = []
+
+    async def delete(self, kind: str, name: str, namespace: str | None = None, *, uid: str | None = None) -> None:
+        self.deleted.append((kind, name, uid))
+
+
+def test_a_deleted_domain_takes_only_the_host_namespace_the_operator_made_for_it() -> None:
+    payments, billing = factories.domain("payments"), factories.domain("billing")
+    made = factories.host_namespace(payments)
+    taken = factories.host_namespace(billing, labels={}, uid="someone-elses")  # made by someone else first
+    world = factories.world([payments, billing], host_namespaces=[made, taken])
+    host = _Host()
+
+    class _Pinned(Runtime):
+        def world(self) -> World:
+            return world
+
+    async def test() -> None:
+        runtime = _Pinned(SETTINGS, cast(Any, host))
+        await runtime.delete_host_namespace("payments")
+        await runtime.delete_host_namespace("billing")
+        await runtime.delete_host_namespace("gone")  # no such domain: nothing
+
+    asyncio.run(test())
+    assert host.deleted == [("Namespace", "domain-payments", made.uid)], "by uid, and only the operator's"
