@@ -1,11 +1,11 @@
 """A small JSON REST client: one aiohttp session per cluster, credentials from :mod:`.kubeconfig`.
 
 The operator talks to many clusters with a handful of kinds (where each lives in the API:
-:mod:`.kinds`); it needs lists (paged, all-or-nothing), watches, server-side apply, and
-deletes with preconditions, on raw JSON rather than generated models (cheaper, and one code
-path for every kind). Requests go
-straight to an aiohttp session with the cluster's TLS and a bearer token asked for on
-every request, so a rotating in-cluster token is followed. One :class:`Kube` per cluster.
+:mod:`.kinds`); it needs lists (paged, all-or-nothing), watches, server-side apply, and deletes
+with preconditions, on raw JSON rather than generated models (cheaper, and one code path for
+every kind). Requests go straight to an aiohttp session with the cluster's TLS and a bearer
+token asked for on every request, so a rotating in-cluster token is followed. One
+:class:`Kube` per cluster.
 """
 
 from __future__ import annotations
