@@ -9,12 +9,13 @@ and the operator's peak RSS. ``python -m bench --help`` (or ``make bench``) runs
 Modules: :mod:`bench.workload` (pure: the generated specs and the floor's plans),
 :mod:`bench.cluster` (control plane, clients), :mod:`bench.apimetrics`
 (``apiserver_request_total`` parsing), :mod:`bench.process` (py-spy), :mod:`bench.phases`
-(the measurements), :mod:`bench.run` (one run per N), :mod:`bench.report` (table, JSON, plot,
-summary). The operator subprocess and the platform install are the tests' own
-(:mod:`localcluster.harness`).
+(the measurements), :mod:`bench.floor` (the direct-apply floor), :mod:`bench.run` (one run per
+N), :mod:`bench.results` (what a run measured), :mod:`bench.report` (table, JSON, plot, summary).
+The operator subprocess and the platform install are the tests' own (:mod:`localcluster.harness`).
 """
 
-from bench.run import BenchConfig, RunResult, run_benchmark
+from bench.results import RunResult
+from bench.run import BenchConfig, run_benchmark
 from bench.workload import Shape
 
 __all__ = ["BenchConfig", "RunResult", "Shape", "run_benchmark"]

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.run import BenchConfig, RunResult
+from bench.results import RunResult
+from bench.run import BenchConfig
 
 TARGET_RATIO = 1.5
 TARGET_P99 = 2.0

@@ -14,14 +14,15 @@ import asyncio
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench import phases
 from bench.apimetrics import HOST_RESOURCES, MEMBER_RESOURCES, Scrape, Traffic, raw_writes, traffic
 from bench.cluster import ROOT, BenchPlane, Key, floor_identity, managed_keys
+from bench.floor import Floor, apply_floor
 from bench.process import Profiler, busy_seconds, summarize_profile, top_self
+from bench.results import RunResult, Steady, percentile
 from bench.workload import Shape, floor_plans
 from bizdomain.config import Settings
 from bizdomain.members import Kube
@@ -65,64 +66,6 @@ class BenchConfig:
             "BIZDOMAIN_RESYNC_SECONDS": str(self.resync_seconds),
             "BIZDOMAIN_MEMBER_CONCURRENCY": str(self.concurrency),
         }
-
-
-@dataclass
-class Steady:
-    """API traffic per re-sync interval with nothing changing, operator less baseline."""
-
-    host: Traffic
-    members: Traffic  # summed over the member clusters
-    writes: dict[str, dict[str, int]]  # raw writes on bizdomain's resources in the window, by cluster
-    writes_per_interval: float
-    passes_per_interval: float
-    pass_seconds: float  # mean duration of one member sync pass in the window
-    operator_cpu_per_interval: float
-    settle_seconds: float
-
-
-@dataclass
-class RunResult:
-    """Everything measured at one N."""
-
-    n: int
-    environments: int
-    members: int
-    projects: int
-    departments: int
-    objects: int  # member objects the operator made (listed on the members)
-    floor_objects: int  # member objects the floor applied
-    same_objects: bool  # the floor members hold exactly the operator members' object keys
-    ready: int
-    cold_seconds: float
-    inputs_seconds: float
-    members_seconds: float  # when the operator had created every member object (its own counter)
-    floor_seconds: float
-    ratio: float  # cold_seconds / floor_seconds
-    operator_cpu_cold: float
-    floor_client_cpu: float
-    steady: Steady
-    change_latencies: list[float]
-    change_p50: float
-    change_p99: float
-    rss_peak_mib: float
-    rss_after_cold_mib: float
-    status_writes: float
-    cold_timeline: list[tuple[float, int, int, int, int]] = field(default_factory=list)
-    # cluster -> "VERB resource[/subresource]" -> requests its API server served during cold convergence
-    cold_requests: dict[str, dict[str, int]] = field(default_factory=dict)
-    profiles: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p99 of 20 samples is the largest)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 class _Phase:
@@ -192,7 +135,7 @@ class _Run:
             measured = await self._operator()
             say(f"N={n}: the floor: the planner's objects applied directly to {list(self.floors.values())}")
             settings = Settings.from_env(self.cfg.operator_env())
-            floor = await phases.floor(floor_plans(self.shape, settings), self.floor_kubes, self.cfg.concurrency)
+            floor = await apply_floor(floor_plans(self.shape, settings), self.floor_kubes, self.cfg.concurrency)
             floor_objects = {m: await managed_keys(self.floor_kubes[m]) for m in self.members}
         finally:
             if self.op is not None:
@@ -263,7 +206,7 @@ class _Run:
         measured.base = await phases.window(self.plane, self.clusters, seconds)
         return measured
 
-    def _result(self, m: _Measured, floor: phases.Floor, floor_objects: dict[str, set[Key]]) -> RunResult:
+    def _result(self, m: _Measured, floor: Floor, floor_objects: dict[str, set[Key]]) -> RunResult:
         cfg, shape = self.cfg, self.shape
         om0, om1 = m.om
         count, total = "bizdomain_reconcile_duration_seconds_count", "bizdomain_reconcile_duration_seconds_sum"
