@@ -94,22 +94,18 @@ class Runtime:
             return
         self._world = world
         self._tasks = [
-            asyncio.create_task(self._when_loaded(self.supervisor.run()), name="bizdomain-coordinator"),
-            asyncio.create_task(self._when_loaded(self._status_loop()), name="bizdomain-status"),
-            asyncio.create_task(self._when_loaded(self._host_loop()), name="bizdomain-host"),
+            asyncio.create_task(self._when_loaded(self.supervisor.run), name="bizdomain-coordinator"),
+            asyncio.create_task(self._when_loaded(self._status_loop), name="bizdomain-status"),
+            asyncio.create_task(self._when_loaded(self._host_loop), name="bizdomain-host"),
         ]
 
     def loaded(self) -> None:
         """kopf has filled the indexes (it runs no resource handler before): the loops may start."""
         self._loaded.set()
 
-    async def _when_loaded(self, loop: Coroutine[Any, Any, None]) -> None:
-        try:
-            await self._loaded.wait()
-        except asyncio.CancelledError:
-            loop.close()  # never started: close the coroutine rather than leave it unawaited
-            raise
-        await loop
+    async def _when_loaded(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        await self._loaded.wait()
+        await loop()  # made only now: a runtime stopped before its tasks ever ran leaves no coroutine behind
 
     def world(self) -> World:
         """What the host holds now; bindings in a host namespace the operator did not make are frozen."""

@@ -44,6 +44,19 @@ def test_a_stopped_runtime_that_never_ran_leaves_no_coroutine_behind() -> None:
     asyncio.run(test())  # warnings are errors: a never-awaited coroutine would fail here
 
 
+def test_a_runtime_stopped_before_its_tasks_ever_ran_leaves_no_coroutine_behind() -> None:
+    """Startup then cleanup at once (a SIGTERM during startup): the loops' tasks were cancelled before
+    they first ran, and the loop coroutines handed to them were never awaited."""
+
+    async def test() -> None:
+        runtime = Runtime(SETTINGS, cast(Any, None))
+        runtime.start(World)
+        runtime.loaded()
+        await runtime.stop()
+
+    asyncio.run(test())
+
+
 class _Host:
     def __init__(self) -> None:
         self.deleted: list[tuple[str, str, str | None]] = []
