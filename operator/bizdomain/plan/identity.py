@@ -66,8 +66,8 @@ def token_rules() -> list[dict[str, Any]]:
 
 
 def join_object(api_version: str, kind: str, name: str, namespace: str | None = None, **content: Any) -> dict[str, Any]:
-    """An object ``bizdomain join`` owns (its field manager and managed-by label)."""
-    labels = {names.LABEL_MANAGED_BY: "bizdomain-join", names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
+    """An object ``bizdomain join`` owns: labelled as join's, as the operator's identity."""
+    labels = {names.LABEL_MANAGED_BY: names.JOIN_MANAGED_BY, names.LABEL_COMPONENT: names.COMPONENT_IDENTITY}
     meta: dict[str, Any] = {"name": name, "labels": labels}
     if namespace:
         meta["namespace"] = namespace
