@@ -168,13 +168,15 @@ class MemberView:
 
     async def _list(self, kind: str) -> None:
         listed: set[Key] = set()
+        objects = self._objects[kind]
 
         def keep(item: JSON) -> None:
             key = key_of(item)
             if key in self._tombstones and (entries.version(item) or 0) <= (self._tombstones[key] or 0):
                 return
             listed.add(key)
-            self._store(item, judge=True)
+            was = objects.get(key)
+            self._judge_edit(was, self._store(item, judge=True), item)
 
         try:
             version = await self.kube.list_version(kind, keep, label_selector=VIEW_KINDS[kind])
@@ -182,11 +184,10 @@ class MemberView:
             self._stale[kind] = exc
             raise
         at = int(version) if version.isdigit() else None
-        objects = self._objects[kind]
         for key in [k for k, obj in objects.items() if k not in listed]:
             newer = at is not None and (entries.version(objects[key]) or 0) > at
             if not newer:  # created after the list's snapshot (an apply's answer) stays
-                del objects[key]
+                self._judge_edit(objects.pop(key), None, None)
         self._versions[kind] = version
         self._listed_at[kind] = time.monotonic()
         self._stale.pop(kind, None)
@@ -246,12 +247,17 @@ class MemberView:
                     self._drifted(obj)
             return
         was = objects.get(key)
-        entry = self._store(obj)
-        # In sync before, not any more, and not because the plan moved on: a hand edit.
-        if entry is not None and was is not None and was.get(IN_SYNC) is not None and entry.get(IN_SYNC) is None:
-            desired = self._desired.get(key)
-            if desired is not None and desired.spec_hash == was.get(IN_SYNC):
-                self._drifted(obj)
+        self._judge_edit(was, self._store(obj), obj)
+
+    def _judge_edit(self, was: JSON | None, entry: JSON | None, obj: JSON | None) -> None:
+        """Report drift when an object the plan wants was in sync with it and no longer is (``obj``
+        is its new state, None when a relist no longer finds it), and not because the plan moved
+        on: a hand edit, whether a watch event or a relist (after a watch expired) brings it."""
+        if was is None or was.get(IN_SYNC) is None or (obj is not None and (entry is None or entry.get(IN_SYNC))):
+            return
+        desired = self._desired.get(key_of(was))
+        if desired is not None and desired.spec_hash == was.get(IN_SYNC):
+            self._drifted(obj if obj is not None else was)
 
     def _drifted(self, obj: JSON) -> None:
         namespace = obj["metadata"].get("namespace")

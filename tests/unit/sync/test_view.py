@@ -6,6 +6,7 @@ tests/integration/sync/test_view.py.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any, cast
 
@@ -116,6 +117,53 @@ def test_a_hand_edit_seen_by_the_watch_reports_drift_for_its_domain() -> None:
     view._event("DELETED", _live(desired, "8"))  # deleted by someone: drift again
     assert drifted == ["pay", "pay"]
     assert desired.key not in view.managed()
+
+
+class _Lists:
+    """A server that only answers lists, with the objects given (every kind but quotas: none)."""
+
+    cluster = "dev"
+
+    def __init__(self, quotas: list[JSON], version: str) -> None:
+        self.quotas, self.version = quotas, version
+
+    async def list_version(self, kind: str, each: Any, label_selector: str | None = None) -> str:
+        for obj in copy.deepcopy(self.quotas if kind == "ResourceQuota" else [PAY_NAMESPACE] * (kind == "Namespace")):
+            each(obj)
+        return self.version
+
+
+def test_a_hand_edit_a_relist_brings_reports_drift_as_a_watch_event_would() -> None:
+    # A watch whose resourceVersion expired (410) relists: what changed meanwhile must not pass unreported.
+    drifted: list[str] = []
+    desired = _quota()
+    server = _Lists([_live(desired, "6", hard={"pods": "99"})], "9")
+    view = MemberView(cast(Kube, server), drift=drifted.append, watch=False)
+    view.seen(copy.deepcopy(PAY_NAMESPACE))
+    view.expect([desired], replace=True)
+    view.seen(_live(desired, "5"))
+    asyncio.run(view.relist())
+    assert drifted == ["pay"]
+    assert not in_sync(desired, view.managed()[desired.key])
+    asyncio.run(view.relist())  # the same state listed again: nothing new
+    server.quotas, server.version = [], "12"  # deleted by someone while the watch was away
+    view.seen(_live(desired, "10"))
+    asyncio.run(view.relist())
+    assert drifted == ["pay", "pay"]
+    assert desired.key not in view.managed()
+
+
+def test_a_relist_after_the_plan_moved_on_is_not_drift() -> None:
+    drifted: list[str] = []
+    old, new = _quota("10"), _quota("20")
+    view = MemberView(cast(Kube, _Lists([_live(old, "6")], "9")), drift=drifted.append, watch=False)
+    view.seen(copy.deepcopy(PAY_NAMESPACE))
+    view.expect([old], replace=True)
+    view.seen(_live(old, "5"))
+    view.expect([new], replace=True)
+    asyncio.run(view.relist())
+    assert drifted == []
+    assert not in_sync(new, view.managed()[new.key])
 
 
 def test_the_operators_own_change_of_plan_is_not_drift() -> None:
