@@ -27,7 +27,8 @@ from bizdomain.plan import BindingRecord, DomainRecord, MemberRecord, Problem, W
 from bizdomain.plan.cluster import domain_for_namespace
 from bizdomain.plan.host import HostNamespace
 from bizdomain.report import ClusterReport, TenantOutcome
-from bizdomain.status import binding_status, domain_status, member_status
+from bizdomain.status import member_status
+from bizdomain.status.memo import StatusMemo
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
@@ -56,6 +57,7 @@ class StatusWriter:
         self._outcomes: dict[tuple[str, str], list[tuple[str, TenantOutcome]]] = {}
         self.deferred: float | None = None  # seconds until a write held back by the last round is due
         self._refused: dict[str, tuple[float, float]] = {}  # kind -> (monotonic time to try again, wait)
+        self.memo = StatusMemo(settings)  # each status computed again only when its inputs moved
 
     def remember(self, cluster: str, report: ClusterReport) -> None:
         """Keep what a pass did (and what went wrong) for the next round's Events."""
@@ -79,14 +81,11 @@ class StatusWriter:
                 await asyncio.sleep(0)  # thousands of statuses: let a change's pass run in between
             if domain_for_namespace(binding.namespace, self.settings) in conflicts:
                 continue  # not the operator's namespace: nothing is written into it, not even status
-            status = binding_status(binding, world, reports, self.settings, placement)
+            status, wire = self.memo.binding(binding, world, reports, placement)
             if status.domain:
                 per_domain.setdefault(status.domain, []).append((binding, status))
-            writes.append(
-                partial(
-                    self._write, names.KIND_BINDING, binding.name, binding.namespace, binding.status, status.to_wire()
-                )
-            )
+            old = binding.status
+            writes.append(partial(self._write, names.KIND_BINDING, binding.name, binding.namespace, old, wire))
             if binding.spec is not None and status.domain is not None:
                 outcomes = pending.get((status.domain, binding.spec.environment), [])
                 writes.extend(self._events_for(binding, status, outcomes))
@@ -98,7 +97,7 @@ class StatusWriter:
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             conflict = conflicts.get(domain.name)
-            dstatus = domain_status(domain, per_domain.get(domain.name, []), self.settings, host_conflict=conflict)
+            dstatus, dwire = self.memo.domain(domain, per_domain.get(domain.name, []), conflict)
             seen = ("", domain.name, "host-namespace")
             if conflict is None:
                 self._events_seen.pop(seen, None)
@@ -106,11 +105,20 @@ class StatusWriter:
                 self._events_seen[seen] = conflict
                 writes.append(partial(self.event, domain, "Warning", names.Reason.HOST_NAMESPACE_CONFLICT, conflict))
             ready["True" if dstatus.conditions[0].status == "True" else "False"] += 1
-            writes.append(partial(self._write, names.KIND_DOMAIN, domain.name, None, domain.status, dstatus.to_wire()))
+            writes.append(partial(self._write, names.KIND_DOMAIN, domain.name, None, domain.status, dwire))
             writes.extend(self._over_budget_event(domain, dstatus.conditions))
         for label, count in ready.items():
             metrics.DOMAINS.labels(label).set(count)
         metrics.BUDGETS.figures = budget_figures  # whole: a domain no longer budgeted has no series
+        self.memo.keep_only(world)
+        writes.extend(self._member_writes(world, reports, versions))
+        await each(writes, lambda job: job(), self.settings.member_concurrency)
+
+    def _member_writes(
+        self, world: World, reports: Mapping[str, ClusterReport], versions: Mapping[str, str]
+    ) -> list[Job]:
+        """Every MemberCluster's status, and an Event when its readiness changed."""
+        writes: list[Job] = []
         for member in world.members.values():
             last = reports.get(member.name)
             mstatus = member_status(member, last, versions.get(member.name))
@@ -121,7 +129,7 @@ class StatusWriter:
                 self._events_seen[seen] = f"{cond.status}:{cond.message}"
                 type_ = "Normal" if cond.status == "True" else "Warning"
                 writes.append(partial(self.event, member, type_, cond.reason, cond.message))
-        await each(writes, lambda job: job(), self.settings.member_concurrency)
+        return writes
 
     def _host_conflicts(self, world: World) -> dict[str, str]:
         """Domains whose host namespace someone else made: why, by domain name."""
