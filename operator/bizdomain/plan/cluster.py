@@ -17,7 +17,7 @@ from bizdomain.config import Settings
 from bizdomain.plan.budget import judge, no_room
 from bizdomain.plan.inputs import BindingRecord, DomainRecord, MemberRecord, World
 from bizdomain.plan.objects import Desired, build
-from bizdomain.plan.placement import selects
+from bizdomain.plan.placement import binding_clusters, selects
 from bizdomain.plan.problems import Problem
 from bizdomain.plan.roles import desired_platform_roles, desired_workspace_crd
 from bizdomain.plan.subjects import allowed_subjects
@@ -112,6 +112,8 @@ class TenantMemo:
 
     def __init__(self) -> None:
         self._planned: dict[tuple[str, tuple[str, str]], _Planned] = {}
+        # (domain, environment) -> what its budget was judged from, and the tenant in and out
+        self._judged: dict[tuple[str, str], tuple[tuple[object, ...], TenantPlan, TenantPlan]] = {}
 
     def __len__(self) -> int:
         return len(self._planned)
@@ -135,6 +137,54 @@ class TenantMemo:
             # status write, and the memo must not keep the old ones (and their statuses) alive beside them.
             hit.domain, hit.binding = domain, binding
         return hit.plan
+
+    def within_budget(
+        self,
+        tenant: TenantPlan,
+        domain: DomainRecord,
+        siblings: Sequence[BindingRecord],
+        world: World,
+        settings: Settings,
+    ) -> TenantPlan:
+        """:func:`within_budget`, judged again only when something it is judged from moved."""
+        assert domain.spec is not None
+        if domain.spec.budget(tenant.environment) is None:
+            return tenant
+        inputs = _budget_inputs(tenant.key, domain, siblings, world, settings)
+        hit = self._judged.get(tenant.key)
+        if hit is not None and hit[1] is tenant and hit[0] == inputs:
+            return hit[2]
+        if len(self._judged) > self.LIMIT:
+            self._judged.clear()
+        judged = within_budget(tenant, domain, siblings, world, settings)
+        self._judged[tenant.key] = (inputs, tenant, judged)
+        return judged
+
+
+def _budget_inputs(
+    key: tuple[str, str], domain: DomainRecord, siblings: Sequence[BindingRecord], world: World, settings: Settings
+) -> tuple[object, ...]:
+    """Everything :func:`within_budget` reads, by value (records are rebuilt on every status write; their
+    parsed specs usually are the same objects, which tuple equality compares first)."""
+    def binding(record: BindingRecord | None) -> tuple[object, ...] | None:
+        if record is None:
+            return None
+        return record.uid, record.generation, record.spec, record.deleting, tuple(binding_clusters(record, world))
+
+    namespace = settings.domain_namespace(domain.name)
+    return (
+        settings,
+        domain.uid,
+        domain.generation,
+        domain.spec,
+        tuple(binding(b) for b in siblings),
+        binding(world.bindings.get((namespace, key[1]))),  # the baseline, whose members its sandboxes land on
+        tuple(
+            (s.uid, s.generation, s.spec, s.deleting, s.status.get("phase"))
+            for s in world.sandboxes_by_namespace.get(namespace, ())
+        ),
+        world.kept.get(key, ()),
+    )
 
 
 def within_budget(
@@ -218,7 +268,7 @@ def plan_cluster(
         for namespace in tenant.namespaces:
             plan.claimants.setdefault(namespace, []).append(tenant.key)
         if scope is None or domain.name in scope:  # the budget never changes a claim: judged only here
-            plan.tenants[tenant.key] = within_budget(tenant, domain, siblings[tenant.key], world, settings)
+            plan.tenants[tenant.key] = planned.within_budget(tenant, domain, siblings[tenant.key], world, settings)
     # Sandboxes after every baseline: a baseline's claim on a name always comes first.
     from bizdomain.plan.sandbox import add_sandboxes  # noqa: PLC0415  (plan.sandbox builds on this module)
 

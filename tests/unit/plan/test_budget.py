@@ -3,6 +3,7 @@ the happy path, then the property: whatever lands never allocates more than the 
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -321,3 +322,36 @@ def test_the_usage_fold_skips_an_absurd_status_a_member_reports() -> None:
     hard, used = fold_used([{"hard": {"count/pods": "1e9999999"}, "used": {"count/pods": "1e5000"}}, None])
     assert hard == {}
     assert used == {}
+
+
+# --- the memo: judged again exactly when something the verdict is judged from moved ---------------
+
+
+def test_the_tenant_memo_judges_a_budget_again_whenever_an_input_moves() -> None:
+    from bizdomain.plan import TenantMemo  # noqa: PLC0415
+    from bizdomain.plan.kept import Kept  # noqa: PLC0415
+
+    gold = {"tier": "gold"}
+    selector = {"selector": {"matchLabels": gold}}
+    domain, binding = budgeted(), bound(clusters=selector)
+    two = [factories.member(f"dev{i}", labels=gold) for i in range(2)]
+    three = [*two, factories.member("dev2", labels=gold)]
+    lowered = budgeted(budgets=[{"environment": "dev", "hard": {**BUDGET, "requests.cpu": "4"}}])
+    held = {"requests.cpu": "4", "requests.memory": "1Gi", "pods": "1"}
+    hoarder = Kept("dev0", "payments-old", held, {}, released=True, protected=False)
+    hoarding, hoarded = factories.world([domain], [binding], two), {("payments", "dev"): (hoarder,)}
+    steps: list[tuple[str, Any, bool]] = [
+        ("2 clusters x 2 projects x 2 cpu = 8: fits", factories.world([domain], [binding], two), False),
+        ("the same again", factories.world([domain], [binding], two), False),
+        ("a third gold member joins: 12 > 8", factories.world([domain], [binding], three), True),
+        ("it leaves again", factories.world([domain], [binding], two), False),
+        ("a released namespace keeps 4 cpu", dataclasses.replace(hoarding, kept=hoarded), True),
+        ("it is gone", factories.world([domain], [binding], two), False),
+        ("the budget is lowered", factories.world([lowered], [binding], two), True),
+    ]
+    memo = TenantMemo()
+    for what, world, frozen in steps:
+        remembered = plan_cluster(two[0], world, SETTINGS, memo=memo).tenants[("payments", "dev")]
+        fresh = plan_cluster(two[0], world, SETTINGS).tenants[("payments", "dev")]
+        assert remembered.frozen is frozen, what
+        assert (remembered.problems, remembered.children) == (fresh.problems, fresh.children), what

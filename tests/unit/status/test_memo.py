@@ -21,7 +21,7 @@ KEY = ("payments", "dev")
 
 
 @pytest.fixture(autouse=True)
-def _clock(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A clock the test moves: a status computed again would show a later lastTransitionTime."""
     clock = ["2026-12-01T10:00:00Z"]
     monkeypatch.setattr(conds, "now", lambda: clock[0])
@@ -56,7 +56,7 @@ def _round(memo: StatusMemo, world: World, reports: dict[str, ClusterReport]) ->
     placement = place(world)
     status, wire = memo.binding(binding, world, reports, placement)
     assert wire == binding_status(binding, world, reports, SETTINGS, placement).to_wire()
-    dstatus, dwire = memo.domain(domain, [(binding, status)], None)
+    _, dwire = memo.domain(domain, [(binding, status)], None)
     assert dwire == domain_status(domain, [(binding, status)], SETTINGS).to_wire()
     return status, wire
 
@@ -83,11 +83,11 @@ def test_the_same_inputs_are_not_computed_again() -> None:
         "the binding's status was written back",
     ],
 )
-def test_each_input_that_moves_computes_the_status_again(change: str, _clock: list[str]) -> None:
+def test_each_input_that_moves_computes_the_status_again(change: str, clock: list[str]) -> None:
     memo, world = StatusMemo(SETTINGS), _world()
     reports = {"dev-a": _report("dev-a"), "dev-b": _report("dev-b")}
     before, wire_before = _round(memo, world, reports)
-    _clock[0] = "2026-12-01T10:05:00Z"
+    clock[0] = "2026-12-01T10:05:00Z"
     if change == "a member's pass placed another namespace":
         reports["dev-a"] = _report("dev-a", "1", "payments", "payments-api")
     elif change == "the quota used on a member moved":
@@ -99,7 +99,7 @@ def test_each_input_that_moves_computes_the_status_again(change: str, _clock: li
         _round(memo, world, reports)
         reports["dev-b"] = _report("dev-b")
     elif change == "a namespace beside the bindings holds quota":
-        kept = Kept(cluster="dev-a", namespace="payments-sbx", hard={"pods": "2"}, used={}, released=True, protected=False)
+        kept = Kept("dev-a", "payments-sbx", {"pods": "2"}, {}, released=True, protected=False)
         reports["dev-a"] = dataclasses.replace(_report("dev-a"), kept={KEY: (kept,)})
     elif change == "the binding changed":
         world = _world(factories.binding(generation=2))
@@ -114,13 +114,13 @@ def test_each_input_that_moves_computes_the_status_again(change: str, _clock: li
     assert memo.computed == computed + 2  # the binding, and so its domain
 
 
-def test_a_status_taken_from_the_memo_keeps_its_transition_time(_clock: list[str]) -> None:
+def test_a_status_taken_from_the_memo_keeps_its_transition_time(clock: list[str]) -> None:
     # The object is written once per change: a second round before the write comes back through the
     # watch must not take a new lastTransitionTime for the same flip (and so write it again).
     memo, world = StatusMemo(SETTINGS), _world()
     reports = {"dev-a": _report("dev-a"), "dev-b": _report("dev-b")}
     _, wire = _round(memo, world, reports)
-    _clock[0] = "2026-12-01T10:00:07Z"
+    clock[0] = "2026-12-01T10:00:07Z"
     (binding,) = world.bindings.values()
     _, again = memo.binding(binding, world, reports, place(world))
     assert again == wire
