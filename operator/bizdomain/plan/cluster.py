@@ -112,8 +112,10 @@ class TenantMemo:
 
     def __init__(self) -> None:
         self._planned: dict[tuple[str, tuple[str, str]], _Planned] = {}
-        # (domain, environment) -> what its budget was judged from, and the tenant in and out
-        self._judged: dict[tuple[str, str], tuple[tuple[object, ...], TenantPlan, TenantPlan]] = {}
+        # (tenant, binding) -> what its budget was judged from, and the tenant in and out (two bindings
+        # of one environment on different members are two tenants with the same key)
+        self._judged: dict[tuple[tuple[str, str], tuple[str, str]], tuple[tuple[object, ...], TenantPlan, TenantPlan]]
+        self._judged = {}
 
     def __len__(self) -> int:
         return len(self._planned)
@@ -151,13 +153,14 @@ class TenantMemo:
         if domain.spec.budget(tenant.environment) is None:
             return tenant
         inputs = _budget_inputs(tenant.key, domain, siblings, world, settings)
-        hit = self._judged.get(tenant.key)
+        key = (tenant.key, tenant.binding)
+        hit = self._judged.get(key)
         if hit is not None and hit[1] is tenant and hit[0] == inputs:
             return hit[2]
         if len(self._judged) > self.LIMIT:
             self._judged.clear()
         judged = within_budget(tenant, domain, siblings, world, settings)
-        self._judged[tenant.key] = (inputs, tenant, judged)
+        self._judged[key] = (inputs, tenant, judged)
         return judged
 
 
@@ -166,10 +169,14 @@ def _budget_inputs(
 ) -> tuple[object, ...]:
     """Everything :func:`within_budget` reads, by value (records are rebuilt on every status write; their
     parsed specs usually are the same objects, which tuple equality compares first)."""
+    placed: dict[int, tuple[str, ...]] = {}  # the baseline is usually one of the siblings: place it once
+
     def binding(record: BindingRecord | None) -> tuple[object, ...] | None:
         if record is None:
             return None
-        return record.uid, record.generation, record.spec, record.deleting, tuple(binding_clusters(record, world))
+        if id(record) not in placed:
+            placed[id(record)] = tuple(binding_clusters(record, world))
+        return record.uid, record.generation, record.spec, record.deleting, placed[id(record)]
 
     namespace = settings.domain_namespace(domain.name)
     return (
@@ -180,7 +187,7 @@ def _budget_inputs(
         tuple(binding(b) for b in siblings),
         binding(world.bindings.get((namespace, key[1]))),  # the baseline, whose members its sandboxes land on
         tuple(
-            (s.uid, s.generation, s.spec, s.deleting, s.status.get("phase"))
+            (s.uid, s.name, s.created, s.generation, s.spec, s.deleting, s.status.get("phase"))
             for s in world.sandboxes_by_namespace.get(namespace, ())
         ),
         world.kept.get(key, ()),

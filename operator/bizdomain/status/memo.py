@@ -5,15 +5,16 @@ most rounds find a handful changed. :class:`StatusMemo` keeps each one's last st
 wire form) with what it was computed from, and computes it again only when one of those moved:
 
 - a binding's: its record and its domain's (frozen, replaced on every change: compared by
-  identity), its placement, and per member what :func:`bizdomain.status.binding_status` reads
-  of the member's last pass (reachable or why not, the tenant's outcome, the quotas it holds);
+  identity), its placement, and what :func:`bizdomain.status.binding_status` reads of the last
+  pass of each member it selects (of every member, when its domain has a budget there: the
+  budget is summed over them all): reachable or why not, the tenant's outcome, its quotas;
 - a domain's: its record, its bindings' records and statuses (the memo's own objects, so
   identity again), and the host-namespace conflict.
 
-What a status holds besides its inputs is lastTransitionTime, taken when a condition flips
-against the object's previous status, which is part of its record: a status computed again
-from the same record would flip again at a later second, and be written twice for one change.
-Owned by :class:`bizdomain.reporting.StatusWriter`, one per writer (its settings never change).
+A status computed again from the same record, with nothing else moved, would date a flip against
+the object's previous status at a later second, and be written twice for one change: taken from
+the memo, it is written once. Its settings are the writer's, which never change.
+Owned by :class:`bizdomain.reporting.StatusWriter`.
 """
 
 from __future__ import annotations
@@ -85,7 +86,11 @@ class StatusMemo:
         domain = binding_domain(binding, world, self.settings)
         selection = placement.of(binding)
         key = (domain.name, binding.spec.environment) if domain is not None and binding.spec is not None else None
-        members = tuple((name, member_print(report, key)) for name, report in sorted(reports.items()))
+        budgeted = key is not None and domain is not None and domain.spec is not None and domain.spec.budget(key[1])
+        # A budget sums over every member (in the order given: Decimal sums are exact only that far);
+        # without one, only the selected members' passes are read.
+        read = reports.items() if budgeted else [(c, reports[c]) for c in selection.clusters if c in reports]
+        members = tuple((name, member_print(report, key)) for name, report in read)
         entry = self._bindings.get(binding.key)
         if (
             entry is None

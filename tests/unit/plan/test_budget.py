@@ -355,3 +355,29 @@ def test_the_tenant_memo_judges_a_budget_again_whenever_an_input_moves() -> None
         fresh = plan_cluster(two[0], world, SETTINGS).tenants[("payments", "dev")]
         assert remembered.frozen is frozen, what
         assert (remembered.problems, remembered.children) == (fresh.problems, fresh.children), what
+
+
+def test_two_bindings_of_one_environment_each_keep_their_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each member plans the tenant of the binding that selects it: one memo entry per binding, not per
+    # environment, or the two would evict each other on every pass.
+    from bizdomain.plan import TenantMemo, cluster  # noqa: PLC0415
+
+    spec = factories.domain_spec_dict(budgets=[{"environment": "dev", "hard": {"pods": "40"}}], quota={"pods": "1"})
+    one = factories.binding("dev", factories.binding_spec_dict("dev", clusters={"names": ["dev0"]}))
+    other = factories.binding("dev", factories.binding_spec_dict("dev", clusters={"names": ["dev1"]}))
+    other = dataclasses.replace(other, name="dev-b", uid="uid-dev-b")
+    members = [factories.member("dev0"), factories.member("dev1")]
+    world = factories.world([factories.domain(spec=spec)], [one, other], members)
+    judged: list[str] = []
+    real = cluster.within_budget
+
+    def counted(tenant: Any, *rest: Any) -> Any:
+        judged.append(tenant.binding[1])
+        return real(tenant, *rest)
+
+    monkeypatch.setattr(cluster, "within_budget", counted)
+    memo = TenantMemo()
+    for _ in range(5):
+        for member in members:
+            plan_cluster(member, world, SETTINGS, memo=memo)
+    assert sorted(judged) == ["dev", "dev-b"]

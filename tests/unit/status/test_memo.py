@@ -127,6 +127,22 @@ def test_a_status_taken_from_the_memo_keeps_its_transition_time(clock: list[str]
     assert {c["lastTransitionTime"] for c in again["conditions"]} == {"2026-12-01T10:00:00Z"}
 
 
+def test_without_a_budget_only_the_selected_members_passes_are_read() -> None:
+    spec = factories.domain_spec_dict(budgets=[])
+    world = factories.world(
+        [factories.domain(spec=spec)],
+        [factories.binding(spec=factories.binding_spec_dict("dev", clusters={"names": ["dev-a"]}))],
+        [factories.member("dev-a"), factories.member("dev-b")],
+    )
+    memo = StatusMemo(SETTINGS)
+    first, _ = _round(memo, world, {"dev-a": _report("dev-a"), "dev-b": _report("dev-b")})
+    elsewhere, _ = _round(memo, world, {"dev-a": _report("dev-a"), "dev-b": _report("dev-b", "7")})
+    assert elsewhere is first
+    moved = _report("dev-a", "1", "payments", "payments-api")
+    here, _ = _round(memo, world, {"dev-a": moved, "dev-b": _report("dev-b")})
+    assert here is not first
+
+
 def test_bindings_and_domains_gone_from_the_world_are_forgotten() -> None:
     memo, world = StatusMemo(SETTINGS), _world()
     _round(memo, world, {})
