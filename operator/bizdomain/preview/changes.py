@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from bizdomain import names
 from bizdomain.config import Settings
 from bizdomain.decide import SUBJECTS, Apply, Decision, Prune, decide, subject_keys, tenant_of
+from bizdomain.decide.ownership import annotations_of
 from bizdomain.plan import MemberRecord, TenantMemo, World, plan_cluster
 from bizdomain.plan.objects import ANNOTATION_SPEC_HASH, key_of
 from bizdomain.preview import danger
@@ -78,6 +80,16 @@ class _Describer:
     def protected(self, environment: str) -> bool:
         return self.decision.plan.protected or self.settings.is_protected_environment(environment)
 
+    def adopted(self, change: Change) -> list[str]:
+        """The danger of changing what lives in a namespace made for a uid the domain adopts, not its own."""
+        namespace = change.name if change.kind == "Namespace" else change.namespace
+        home = self.state.namespaces.get(namespace or "")
+        owners = self.decision.plan.owners.get(change.domain or "", ())
+        recorded = annotations_of(home).get(names.ANNOTATION_DOMAIN_UID) if home is not None else None
+        if recorded and owners and recorded != owners[0] and recorded in owners:
+            return [danger.adoption(change.what, change.domain or "", recorded)]
+        return []
+
     def apply(self, action: Apply) -> Change:
         desired = action.desired
         before = _before(desired.key, self.state)
@@ -106,6 +118,7 @@ class _Describer:
                 protected=self.protected(environment),
                 namespace=desired.namespace,
             )
+        change.dangers += self.adopted(change)
         return change
 
     def prune(self, prune: Prune) -> Change:
@@ -115,6 +128,7 @@ class _Describer:
         verb = "release" if prune.release else "delete" if kind == "Namespace" else "prune"
         change = Change(verb, kind, namespace, name, domain, environment)
         change.dangers = danger.removal(verb, change.what, environment or "", self.protected(environment or ""))
+        change.dangers += self.adopted(change)
         return change
 
 

@@ -7,7 +7,9 @@ the tenancy model protects:
   one), and any namespace deletion at all (it takes every workload in it);
 - a RoleBinding that grants an ``admin`` role to a subject that did not hold it there;
 - in a protected environment, a RoleBinding that gives a subject a role it did not already hold,
-  or hold something stronger than, in a namespace that already exists (``viewer`` to ``developer``).
+  or hold something stronger than, in a namespace that already exists (``viewer`` to ``developer``);
+- any change to what was made for an earlier BusinessDomain uid the domain now adopts
+  (``bizdomain.io/adopt-uids``): one annotation hands another domain's namespaces over.
 """
 
 from __future__ import annotations
@@ -82,3 +84,10 @@ def grant(
             f"for {', '.join(widened)}"
         )
     return out
+
+
+def adoption(what: str, domain: str, uid: str) -> str:
+    return (
+        f"changes {what}, made for another BusinessDomain (uid {uid}): {domain!r} takes it over by adopting "
+        f"that uid ({names.ANNOTATION_ADOPT_UIDS})"
+    )

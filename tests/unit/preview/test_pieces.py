@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,13 @@ import pytest
 
 from bizdomain.config import Settings
 from bizdomain.preview import danger
+from bizdomain.preview.changes import decide_member, result
 from bizdomain.preview.diff import FieldChange, diff
 from bizdomain.preview.load import LoadError, load
+from bizdomain.preview.state import converged
 from bizdomain.preview.world import HostObjects, target, world
+from unit import factories
+from unit.factories import SETTINGS
 
 DOMAIN = """apiVersion: bizdomain.io/v1alpha1
 kind: BusinessDomain
@@ -130,3 +135,24 @@ def test_the_target_keeps_the_identity_of_what_the_host_has() -> None:
     assert set(pruned) == {"new", "pay"}
     assert pruned["pay"].deleting  # held by the operator's finalizer, marked, until the members are cleaned
     assert not pruned["new"].deleting
+
+
+def test_changing_what_was_made_for_an_adopted_uid_is_a_danger() -> None:
+    # One annotation on a BusinessDomain (bizdomain.io/adopt-uids) hands it every namespace made for
+    # that uid: a reviewer must see each change it brings there, not only a quota moving.
+    member = factories.member("dev")
+    before = factories.domain("payments", factories.domain_spec_dict(quota={"pods": "10"}))
+    base = factories.world([before], [factories.binding()], [member])
+    state = converged(member, base, SETTINGS)  # its namespaces record the uid of the domain as it was
+    again = factories.domain("payments", factories.domain_spec_dict(quota={"pods": "20"}))
+    for domain, adopting in ((again, False), (dataclasses.replace(again, uid="uid-new", adopts=(before.uid,)), True)):
+        after = factories.world([domain], [factories.binding()], [member])
+        changes = result(member, decide_member(member, after, state, SETTINGS), state, SETTINGS).changes
+        quota = next(c for c in changes if c.kind == "ResourceQuota")
+        assert quota.action == "update"
+        warned = [d for d in quota.dangers if "adopt" in d]
+        assert bool(warned) is adopting, quota.dangers
+    assert warned == [
+        "changes ResourceQuota payments/bizdomain-quota, made for another BusinessDomain (uid uid-payments): "
+        "'payments' takes it over by adopting that uid (bizdomain.io/adopt-uids)"
+    ]
