@@ -88,6 +88,7 @@ def test_the_operator_works_with_exactly_the_charts_rbac(
     assert owners["roleRef"]["name"] == DOMAIN_OWNER_ROLE
     assert owners["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
                                    "name": f"{unique_name}-owner@example.com"}]  # fmt: skip
+    assert domains.platform.get("resourcequota", "bizdomain-bindings", f"domain-{unique_name}") is not None
     # Deletion too: the finalizer, the member's cleanup, the host namespace.
     domains.cleanup()
     domains.created.clear()
@@ -100,6 +101,7 @@ def test_the_operator_works_with_exactly_the_charts_rbac(
     assert operator.alive()
     log = operator.log()
     assert "Forbidden" not in log, "the operator was refused something"
+    assert "ValidatingAdmissionPolicy" not in log, "the chart's host boundary refused the operator something"
 
 
 def test_a_missing_permission_fails_cleanly(

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.cluster
 # the operator's own identity.
 KINDS = sorted([
     "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role",
-    "RoleBinding", "Service", "ServiceAccount", *["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 3,
+    "RoleBinding", "Service", "ServiceAccount", *["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 4,
 ])  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bizdomain import names
 from bizdomain.config import Settings
 
 from .conftest import CHART, DOMAIN_OWNER_ROLE, find, helm, render
@@ -245,3 +246,18 @@ def test_service_monitor_is_optional() -> None:
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert all(service["metadata"]["labels"][k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_the_host_boundary_names_exactly_what_the_operator_makes() -> None:
+    """The policy spells the operator's host names out: each must be the one the operator writes."""
+    policy = find(render(), "ValidatingAdmissionPolicy", "bizdomain-operator-host-boundary")
+    text = yaml.safe_dump(policy["spec"], width=10_000)
+    for name in (names.OWNERS_BINDING, names.SANDBOXERS_BINDING, names.HOST_OWNER_ROLE, names.HOST_SANDBOX_ROLE,
+                 names.HOST_QUOTA_NAME, names.LABEL_MANAGED_BY, names.LABEL_COMPONENT, names.LABEL_DOMAIN):  # fmt: skip
+        assert f"'{name}'" in text, name
+    assert f"'{names.MANAGED_BY_VALUE}'" in text
+    assert f"'{names.COMPONENT_HOST}'" in text
+    assert f"'{Settings().domain_namespace_prefix}' + variables.domain" in text
+    moved = render("extraEnv[0].name=BIZDOMAIN_DOMAIN_NAMESPACE_PREFIX", "extraEnv[0].value=team-")
+    text = yaml.safe_dump(find(moved, "ValidatingAdmissionPolicy", "bizdomain-operator-host-boundary")["spec"])
+    assert "'team-' + variables.domain" in text
