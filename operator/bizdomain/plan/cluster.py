@@ -98,6 +98,9 @@ def _same(old: DomainRecord | BindingRecord, new: DomainRecord | BindingRecord) 
     return old.uid == new.uid and old.generation == new.generation and (old.spec is new.spec or old.spec == new.spec)
 
 
+_Judged = tuple[tuple[object, ...], TenantPlan, TenantPlan]  # inputs, the tenant as planned, as judged
+
+
 class TenantMemo:
     """Tenants already planned, by (domain, binding): owned by the runtime, passed to :func:`plan_cluster`.
 
@@ -114,8 +117,7 @@ class TenantMemo:
         self._planned: dict[tuple[str, tuple[str, str]], _Planned] = {}
         # (tenant, binding) -> what its budget was judged from, and the tenant in and out (two bindings
         # of one environment on different members are two tenants with the same key)
-        self._judged: dict[tuple[tuple[str, str], tuple[str, str]], tuple[tuple[object, ...], TenantPlan, TenantPlan]]
-        self._judged = {}
+        self._judged: dict[tuple[tuple[str, str], tuple[str, str]], _Judged] = {}
 
     def __len__(self) -> int:
         return len(self._planned)

@@ -172,12 +172,17 @@ def status_with_previous(previous: list[dict[str, Any]], reports: dict[str, Clus
     return status_of(reports, dev_world(binding))
 
 
-def test_last_transition_time_is_kept_when_the_status_did_not_flip() -> None:
-    previous = [
+def converged_before() -> list[dict[str, Any]]:
+    """The conditions of a binding that was ready (and nothing else) since OLD_TIME."""
+    return [
         {"type": "Ready", "status": "True", "reason": "Reconciled", "lastTransitionTime": OLD_TIME},
         {"type": "Reconciling", "status": "False", "reason": "Idle", "lastTransitionTime": OLD_TIME},
         {"type": "Degraded", "status": "False", "reason": "AsExpected", "lastTransitionTime": OLD_TIME},
     ]
+
+
+def test_last_transition_time_is_kept_when_the_status_did_not_flip() -> None:
+    previous = converged_before()
     status = status_with_previous(previous, {"dev-a": ok_report("dev-a"), "dev-b": ok_report("dev-b")})
     assert {c.type: c.last_transition_time for c in status.conditions} == {
         "Ready": OLD_TIME,
@@ -187,11 +192,7 @@ def test_last_transition_time_is_kept_when_the_status_did_not_flip() -> None:
 
 
 def test_last_transition_time_moves_only_for_conditions_that_flipped() -> None:
-    previous = [
-        {"type": "Ready", "status": "True", "reason": "Reconciled", "lastTransitionTime": OLD_TIME},
-        {"type": "Reconciling", "status": "False", "reason": "Idle", "lastTransitionTime": OLD_TIME},
-        {"type": "Degraded", "status": "False", "reason": "AsExpected", "lastTransitionTime": OLD_TIME},
-    ]
+    previous = converged_before()
     status = status_with_previous(previous, {"dev-a": ok_report("dev-a"), "dev-b": down_report("dev-b")})
     times = {c.type: c.last_transition_time for c in status.conditions}
     assert times["Reconciling"] == OLD_TIME
